@@ -1,0 +1,33 @@
+# Both targets bootstrap .venv with nothing but python3, then install what they need.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: test demo lint format bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.test-installed: pyproject.toml | $(PY)
+	$(PIP) install -e '.[test]'
+	touch $@
+
+$(VENV)/.examples-installed: pyproject.toml | $(PY)
+	$(PIP) install -e '.[examples]'
+	touch $@
+
+test: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest
+
+demo: $(VENV)/.examples-installed
+	$(PY) examples/compare_formulations.py
+
+format: $(VENV)/.test-installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,92 @@
+"""The machinery shared by the per-weight L1 transforms: schedules, dtypes, skipped leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from optax_l1._masks import MaskOrFn, with_mask
+from optax_l1._validation import check_coefficient, is_static_zero
+
+NO_PARAMS_MSG = (
+    "This L1 transform needs the current parameters: call "
+    "`update(updates, state, params)` with `params` (for example through "
+    "`optax.chain(...).update(grads, state, params)`)."
+)
+
+LeafRule = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+
+
+class ScheduleState(NamedTuple):
+    """Step count kept by an L1 transform whose coefficient is an Optax schedule."""
+
+    count: jax.Array  # shape=(), dtype=jnp.int32
+
+
+def coefficient_init(coefficient: optax.ScalarOrSchedule) -> ScheduleState | optax.EmptyState:
+    """The state a coefficient needs: a step count for a schedule, nothing for a constant."""
+    if callable(coefficient):
+        return ScheduleState(count=jnp.zeros([], jnp.int32))
+    return optax.EmptyState()
+
+
+def coefficient_value(coefficient: optax.ScalarOrSchedule, state: Any) -> tuple[Any, Any]:
+    """The coefficient for this step and the state for the next one."""
+    if callable(coefficient):
+        return coefficient(state.count), ScheduleState(optax.safe_increment(state.count))
+    return coefficient, state
+
+
+def map_float_leaves(rule: Callable[[Any, Any], Any], updates: Any, params: Any) -> Any:
+    """Applies ``rule(u, w)`` to each floating-point leaf; other leaves pass through.
+
+    ``None`` updates stay ``None``; ``optax.MaskedNode`` subtrees have no leaves and so
+    pass through unchanged, as do integer and boolean parameters.
+    """
+
+    def apply(u, w):
+        if u is None or w is None or not jnp.issubdtype(jnp.result_type(w), jnp.floating):
+            return u
+        return rule(u, w)
+
+    return jax.tree.map(apply, updates, params, is_leaf=lambda x: x is None)
+
+
+def per_weight_transform(
+    rule: LeafRule,
+    coefficient: optax.ScalarOrSchedule,
+    name: str,
+    mask: MaskOrFn | None,
+) -> optax.GradientTransformation:
+    """Builds a transform that maps each floating leaf ``u`` to ``rule(u, w, c)``.
+
+    ``rule`` gets the update, the parameter cast to the update's dtype and the
+    coefficient ``c`` in that dtype, so the result keeps the update's dtype. Where ``c``
+    is zero the update is returned bitwise unchanged.
+    """
+    check_coefficient(coefficient, name)
+
+    def init_fn(params):
+        del params
+        return coefficient_init(coefficient)
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError(NO_PARAMS_MSG)
+        c, new_state = coefficient_value(coefficient, state)
+        if is_static_zero(c):
+            return updates, new_state
+        may_be_zero = callable(coefficient) or isinstance(c, jax.core.Tracer)
+
+        def leaf(u, w):
+            dtype = u.dtype
+            out = rule(u, w.astype(dtype), jnp.asarray(c, dtype)).astype(dtype)
+            return jnp.where(c == 0, u, out) if may_be_zero else out
+
+        return map_float_leaves(leaf, updates, params), new_state
+
+    return with_mask(optax.GradientTransformation(init_fn, update_fn), mask)

@@ -1,0 +1,68 @@
+"""Helpers shared by the tests (Optax dropped chex; we keep our own small assertions)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+def assert_trees_all_close(actual, expected, rtol=1e-6, atol=0.0):
+    """Asserts two pytrees have the same structure, dtypes and values within tolerance."""
+    assert jax.tree.structure(actual) == jax.tree.structure(expected), (
+        f"structures differ:\n{jax.tree.structure(actual)}\n{jax.tree.structure(expected)}"
+    )
+    for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):
+        assert np.asarray(a).dtype == np.asarray(e).dtype, (
+            np.asarray(a).dtype,
+            np.asarray(e).dtype,
+        )
+        np.testing.assert_allclose(
+            np.asarray(a, np.float64), np.asarray(e, np.float64), rtol=rtol, atol=atol
+        )
+
+
+def assert_trees_bitwise_equal(actual, expected):
+    """Asserts two pytrees are identical bit for bit (signed zeros and NaNs included)."""
+    assert jax.tree.structure(actual) == jax.tree.structure(expected)
+    for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):
+        a, e = np.asarray(a), np.asarray(e)
+        assert a.dtype == e.dtype and a.shape == e.shape, (a.dtype, e.dtype, a.shape, e.shape)
+        assert a.tobytes() == e.tobytes(), f"not bitwise equal:\n{a}\n{e}"
+
+
+def random_tree(key, dtype=jnp.float32, low=-2.0, high=2.0):
+    """A pytree of many leaves of varied shapes: kernels, biases, a scalar, nesting."""
+    shapes = {
+        "dense": {"kernel": (5, 4), "bias": (4,)},
+        "conv": {"kernel": (3, 3, 2, 4), "bias": (4,)},
+        "norm": {"scale": (4,)},
+        "embed": {"embedding": (7, 3)},
+        "stack": [(2, 6), (6,)],
+        "temperature": (),
+    }
+    leaves, treedef = jax.tree.flatten(shapes, is_leaf=lambda x: isinstance(x, tuple))
+    keys = jax.random.split(key, len(leaves))
+    arrays = [
+        jax.random.uniform(k, s, jnp.float32, low, high).astype(dtype)
+        for k, s in zip(keys, leaves, strict=True)
+    ]
+    return jax.tree.unflatten(treedef, arrays)
+
+
+def run_steps(tx, params, grads_per_step, jit=False):
+    """Applies ``tx`` for each gradient tree in turn; returns the params after every step."""
+    state = tx.init(params)
+
+    def step(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    if jit:
+        step = jax.jit(step)
+    trajectory = []
+    for grads in grads_per_step:
+        params, state = step(params, state, grads)
+        trajectory.append(params)
+    return trajectory, state

@@ -1,0 +1,191 @@
+"""Behaviour both per-weight transforms share: schedules, dtypes, skipped leaves, Optax wrappers."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import optax_l1
+from helpers import assert_trees_all_close, assert_trees_bitwise_equal, random_tree
+
+# (factory, argument name, direction of the update it adds for w > 0 with zero input)
+TRANSFORMS = {
+    "add_l1_gradient": (optax_l1.add_l1_gradient, "l1_coeff", +1.0),
+    "l1_sign_decay": (optax_l1.l1_sign_decay, "decay", -1.0),
+}
+
+
+@pytest.fixture(params=TRANSFORMS)
+def transform(request):
+    return TRANSFORMS[request.param]
+
+
+def _one_update(tx, updates, params, jit=False):
+    update = jax.jit(tx.update) if jit else tx.update
+    return update(updates, tx.init(params), params)[0]
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_schedule_is_evaluated_at_the_step_count(transform, jit):
+    factory, _, direction = transform
+    schedule = optax.piecewise_constant_schedule(0.5, {2: 0.5, 4: 0.0})
+    tx = factory(schedule)
+    params = jnp.array([4.0, -4.0])
+    state = tx.init(params)
+    assert isinstance(state, optax_l1.ScheduleState) and state.count.dtype == jnp.int32
+    update = jax.jit(tx.update) if jit else tx.update
+    for t, expected in enumerate([0.5, 0.5, 0.25, 0.25, 0.0, 0.0]):
+        updates, state = update(jnp.zeros(2), state, params)
+        assert_trees_all_close(updates, direction * expected * jnp.sign(params))
+        assert int(state.count) == t + 1
+
+
+def test_constant_coefficient_keeps_no_state(transform):
+    factory, _, _ = transform
+    assert factory(0.1).init(jnp.ones(3)) == optax.EmptyState()
+
+
+DTYPES = ["bfloat16", "float16", "float32", "float64"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("how", ["float", "schedule", "inject_hyperparams"])
+def test_each_leaf_keeps_its_dtype_under_strict_promotion(transform, dtype, how, x64):
+    factory, name, direction = transform
+    dtype = jnp.dtype(dtype)
+    if how == "float":
+        tx = factory(0.25)
+    elif how == "schedule":
+        tx = factory(optax.constant_schedule(0.25))
+    else:
+        tx = optax.inject_hyperparams(factory, hyperparam_dtype=jnp.float32)(**{name: 0.25})
+    params = {"w": jnp.array([[2.0, -2.0]], dtype), "b": jnp.array([1.0], dtype)}
+    with jax.numpy_dtype_promotion("strict"):
+        updates = _one_update(tx, jax.tree.map(jnp.zeros_like, params), params)
+    assert updates["w"].dtype == dtype and updates["b"].dtype == dtype
+    assert_trees_all_close(updates["w"], jnp.array([[0.25, -0.25]], dtype) * direction)
+
+
+def test_integer_and_bool_leaves_are_left_alone(transform):
+    factory, _, _ = transform
+    params = {"w": jnp.array([1.0, -1.0]), "step": jnp.array(7, jnp.int32), "on": jnp.array(True)}
+    updates = {"w": jnp.zeros(2), "step": jnp.array(3, jnp.int32), "on": jnp.array(False)}
+    out = _one_update(factory(0.5), updates, params)
+    assert_trees_bitwise_equal(out["step"], updates["step"])
+    assert_trees_bitwise_equal(out["on"], updates["on"])
+
+
+def test_none_and_masked_node_leaves_pass_through(transform):
+    factory, _, _ = transform
+    params = {"w": jnp.array([1.0, -1.0]), "frozen": None, "masked": optax.MaskedNode()}
+    updates = {"w": jnp.zeros(2), "frozen": None, "masked": optax.MaskedNode()}
+    out = _one_update(factory(0.5), updates, params)
+    assert out["frozen"] is None and out["masked"] == optax.MaskedNode()
+    none_update = _one_update(factory(0.5), {"w": None}, {"w": jnp.ones(2)})
+    assert none_update == {"w": None}
+
+
+SPECIAL = {
+    "params": jnp.array([1.0, -1.0, 0.0, -0.0, jnp.nan, jnp.inf, 2.0]),
+    "updates": jnp.array([-0.0, 0.0, -0.0, 0.5, 0.25, -1.0, jnp.nan]),
+}
+
+
+@pytest.mark.parametrize("how", ["static", "schedule", "inject_hyperparams"])
+@pytest.mark.parametrize("jit", [False, True])
+def test_zero_coefficient_leaves_updates_bitwise_unchanged(transform, how, jit):
+    factory, name, _ = transform
+    if how == "static":
+        tx = factory(0.0)
+    elif how == "schedule":
+        tx = factory(optax.constant_schedule(0.0))
+    else:
+        tx = optax.inject_hyperparams(factory)(**{name: 0.0})
+    out = _one_update(tx, SPECIAL["updates"], SPECIAL["params"], jit=jit)
+    assert_trees_bitwise_equal(out, SPECIAL["updates"])
+
+
+def test_nonzero_coefficient_propagates_nan_params(transform):
+    factory, _, _ = transform
+    out = _one_update(factory(0.5), jnp.zeros(2), jnp.array([jnp.nan, 1.0]))
+    assert np.isnan(out[0]) and np.isfinite(out[1])
+
+
+def test_needs_params(transform):
+    factory, _, _ = transform
+    tx = factory(0.1)
+    with pytest.raises(ValueError, match="params"):
+        tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), -float("inf"), np.float32(-1)])
+def test_bad_coefficient_is_refused_at_construction(transform, bad):
+    factory, name, _ = transform
+    with pytest.raises(ValueError, match=f"`{name}` must be finite and non-negative"):
+        factory(bad)
+
+
+@pytest.mark.parametrize("bad", ["0.1", jnp.ones(3), None, True])
+def test_non_scalar_coefficient_is_refused(transform, bad):
+    factory, name, _ = transform
+    with pytest.raises(TypeError, match=f"`{name}`"):
+        factory(bad)
+
+
+def test_bad_value_through_inject_hyperparams_is_refused(transform):
+    factory, name, _ = transform
+    tx = optax.inject_hyperparams(factory)(**{name: -1.0})
+    with pytest.raises(ValueError, match=name):
+        tx.init(jnp.ones(2))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_inject_hyperparams_changes_take_effect(transform, jit):
+    factory, name, direction = transform
+    tx = optax.inject_hyperparams(factory, static_args="mask")(
+        **{name: 0.25}, mask=optax_l1.skip_biases
+    )
+    params = {"kernel": jnp.full((2, 2), 3.0), "bias": jnp.full((2,), 3.0)}
+    grads = jax.tree.map(jnp.zeros_like, params)
+    state = tx.init(params)
+    update = jax.jit(tx.update) if jit else tx.update
+    updates, state = update(grads, state, params)
+    assert_trees_all_close(updates["kernel"], jnp.full((2, 2), 0.25 * direction))
+    state.hyperparams[name] = jnp.asarray(0.5)
+    updates, state = update(grads, state, params)
+    assert_trees_all_close(updates["kernel"], jnp.full((2, 2), 0.5 * direction))
+    assert_trees_bitwise_equal(updates["bias"], grads["bias"])
+
+
+def test_inside_optax_masked_and_chain(transform):
+    factory, _, direction = transform
+    params = random_tree(jax.random.key(0), low=1.0, high=2.0)
+    mask = jax.tree.map(lambda _: False, params)
+    mask["dense"]["kernel"] = True
+    tx = optax.chain(optax.masked(factory(0.125), mask), optax.scale(1.0))
+    updates = _one_update(tx, jax.tree.map(jnp.zeros_like, params), params)
+    assert_trees_all_close(updates["dense"]["kernel"], jnp.full((5, 4), 0.125 * direction))
+    updates["dense"]["kernel"] = jnp.zeros((5, 4))
+    assert_trees_bitwise_equal(updates, jax.tree.map(jnp.zeros_like, params))
+
+
+def test_inside_multisteps_acts_once_per_accumulated_step():
+    lam, lr = 0.25, 0.5
+    params = jnp.array([2.0, -2.0, 1.0])
+    grads = [jnp.array([0.5, 0.25, -0.5]), jnp.array([0.25, 0.25, 0.0])]
+    tx = optax.MultiSteps(
+        optax.chain(optax_l1.add_l1_gradient(lam), optax.sgd(lr)), every_k_schedule=2
+    )
+    state = tx.init(params)
+    first, state = tx.update(grads[0], state, params)
+    assert_trees_all_close(first, jnp.zeros(3))  # MultiSteps emits (signed) zeros meanwhile
+    second, state = jax.jit(tx.update)(grads[1], state, params)
+    mean = (grads[0] + grads[1]) / 2
+    assert_trees_all_close(second, -lr * (mean + lam * jnp.sign(params)))
+
+    decoupled = optax.MultiSteps(optax.chain(optax.sgd(lr), optax_l1.l1_sign_decay(lr * lam)), 2)
+    state = decoupled.init(params)
+    _, state = decoupled.update(grads[0], state, params)
+    second_decoupled, _ = decoupled.update(grads[1], state, params)
+    assert_trees_all_close(second_decoupled, second)

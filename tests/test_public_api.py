@@ -1,0 +1,36 @@
+import optax
+
+import optax_l1
+
+EXPECTED = {
+    "ScheduleState",
+    "add_l1_gradient",
+    "l1_norm",
+    "l1_sign_decay",
+    "mask_by_name",
+    "skip_biases",
+    "sparsity",
+}
+
+
+def test_all_lists_exactly_the_public_api():
+    assert set(optax_l1.__all__) == EXPECTED
+    for name in optax_l1.__all__:
+        assert getattr(optax_l1, name).__doc__, f"{name} has no docstring"
+
+
+def test_transforms_are_gradient_transformations():
+    for tx in (optax_l1.add_l1_gradient(0.1), optax_l1.l1_sign_decay(0.1)):
+        assert isinstance(tx, optax.GradientTransformation)
+
+
+def test_importing_pulls_in_no_optional_dependency():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, optax_l1\n"
+        "bad = [m for m in ('flax', 'sklearn', 'matplotlib', 'tqdm') if m in sys.modules]\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
