@@ -81,8 +81,9 @@ def main(argv=None):
         first = int(apart[0])
         entering = float(jnp.abs(coupled[first - 1]).min()) if first else 0.5
         print(
-            f"{opt}: coupled and decoupled agree to 1e-6 for the first {first} of {args.steps} "
-            f"steps; step {first + 1} starts with min |w| = {entering:.4f} (lr * l1 = {lr * lam:.4g})"
+            f"{opt}: coupled and decoupled agree to 1e-6 for the first {first} of "
+            f"{args.steps} steps; step {first + 1} starts with min |w| = {entering:.4f} "
+            f"(lr * l1 = {lr * lam:.4g})"
         )
     print(
         "Under SGD the formulations take identical steps while |w| >= lr * l1; near zero the\n"

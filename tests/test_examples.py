@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-import compare_formulations  # noqa: E402
+import compare_formulations
 
 
 def test_compare_formulations_runs(capsys):
