@@ -1,23 +1,31 @@
 """optax-l1: L1 regularization for Optax.
 
-Coupled (``add_l1_gradient``) and decoupled (``l1_sign_decay``) L1 as composable
-``optax.GradientTransformation``s, masks that skip biases and norm scales, and metrics
-for logging the penalty and the sparsity it reaches.
+Coupled (``add_l1_gradient``) and decoupled (``l1_sign_decay``) L1, and the methods
+that reach exact zeros (``l1_soft_threshold``, ``l1_cumulative_penalty``,
+``group_soft_threshold``), as composable ``optax.GradientTransformation``s; masks that
+skip biases and norm scales; metrics for logging the penalty and the sparsity.
 """
 
 from optax_l1._coupled import add_l1_gradient
+from optax_l1._cumulative import CumulativePenaltyState, l1_cumulative_penalty
 from optax_l1._decoupled import l1_sign_decay
 from optax_l1._elementwise import ScheduleState
+from optax_l1._group import group_soft_threshold
 from optax_l1._masks import mask_by_name, skip_biases
 from optax_l1._metrics import l1_norm, sparsity
+from optax_l1._proximal import l1_soft_threshold
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CumulativePenaltyState",
     "ScheduleState",
     "add_l1_gradient",
+    "group_soft_threshold",
+    "l1_cumulative_penalty",
     "l1_norm",
     "l1_sign_decay",
+    "l1_soft_threshold",
     "mask_by_name",
     "skip_biases",
     "sparsity",

@@ -27,6 +27,14 @@ class ScheduleState(NamedTuple):
     count: jax.Array  # shape=(), dtype=jnp.int32
 
 
+def wide_float(dtype) -> jnp.dtype:
+    """float32 for floats of 32 bits or fewer, else the dtype itself (accumulation precision).
+
+    Spelled out rather than ``jnp.promote_types`` so that it holds under strict promotion.
+    """
+    return jnp.dtype(jnp.float32) if jnp.finfo(dtype).bits <= 32 else jnp.dtype(dtype)
+
+
 def coefficient_init(coefficient: optax.ScalarOrSchedule) -> ScheduleState | optax.EmptyState:
     """The state a coefficient needs: a step count for a schedule, nothing for a constant."""
     if callable(coefficient):

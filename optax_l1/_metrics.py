@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from optax_l1._elementwise import wide_float
 from optax_l1._masks import MaskOrFn, full_mask
 
 
@@ -18,10 +19,6 @@ def _selected_float_leaves(params: Any, mask: MaskOrFn | None) -> list[jax.Array
         for leaf, keep in zip(leaves, chosen, strict=True)
         if keep and jnp.issubdtype(leaf.dtype, jnp.floating)
     ]
-
-
-def _accumulation_dtype(leaf: jax.Array) -> jnp.dtype:
-    return jnp.promote_types(leaf.dtype, jnp.float32)
 
 
 def l1_norm(params: Any, mask: MaskOrFn | None = None) -> jax.Array:
@@ -47,7 +44,7 @@ def l1_norm(params: Any, mask: MaskOrFn | None = None) -> jax.Array:
     leaves = _selected_float_leaves(params, mask)
     if not leaves:
         return jnp.zeros([], jnp.float32)
-    sums = [jnp.sum(jnp.abs(leaf), dtype=_accumulation_dtype(leaf)) for leaf in leaves]
+    sums = [jnp.sum(jnp.abs(leaf), dtype=wide_float(leaf.dtype)) for leaf in leaves]
     dtype = jnp.result_type(*sums)
     return sum((s.astype(dtype) for s in sums), start=jnp.zeros([], dtype))
 

@@ -66,3 +66,24 @@ def run_steps(tx, params, grads_per_step, jit=False):
         params, state = step(params, state, grads)
         trajectory.append(params)
     return trajectory, state
+
+
+def lasso_problem(n, d, informative, noise=0.5, seed=0):
+    """A Gaussian design with a sparse ground truth; NumPy float64 arrays."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    true_w = np.zeros(d)
+    true_w[:informative] = rng.uniform(1, 2, informative) * rng.choice([-1, 1], informative)
+    return x, x @ true_w + noise * rng.standard_normal(n)
+
+
+def lasso_objective(x, y, w, alpha):
+    """scikit-learn's Lasso objective: (1/2n)||Xw - y||^2 + alpha ||w||_1."""
+    return 0.5 * np.mean((x @ w - y) ** 2) + alpha * np.abs(w).sum()
+
+
+def sklearn_lasso(x, y, alpha):
+    """The lasso solution by coordinate descent, solved to tight tolerance."""
+    from sklearn.linear_model import Lasso
+
+    return Lasso(alpha=alpha, fit_intercept=False, tol=1e-14, max_iter=100_000).fit(x, y).coef_

@@ -14,3 +14,14 @@ def test_compare_formulations_runs(capsys):
     for name in ("SGD + add_l1_gradient", "SGD + l1_sign_decay", "Adam + l1_sign_decay"):
         assert name in out
     assert "SGD: coupled and decoupled agree to 1e-6 for the first" in out
+
+
+def test_sparse_regression_runs_and_the_cumulative_penalty_finds_the_support(capsys):
+    import sparse_regression
+
+    results = {r["method"]: r for r in sparse_regression.main(["--epochs", "20"])}
+    assert results["sklearn Lasso (reference)"]["relative_gap"] == 0
+    assert results["SGD + l1_cumulative_penalty"]["same_support"]
+    assert results["SGD + l1_cumulative_penalty"]["relative_gap"] < 1e-3
+    assert results["SGD + add_l1_gradient"]["nonzeros"] == 200
+    assert "sklearn SGDRegressor(l1)" in capsys.readouterr().out

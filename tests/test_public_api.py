@@ -3,10 +3,14 @@ import optax
 import optax_l1
 
 EXPECTED = {
+    "CumulativePenaltyState",
     "ScheduleState",
     "add_l1_gradient",
+    "group_soft_threshold",
+    "l1_cumulative_penalty",
     "l1_norm",
     "l1_sign_decay",
+    "l1_soft_threshold",
     "mask_by_name",
     "skip_biases",
     "sparsity",
@@ -20,7 +24,13 @@ def test_all_lists_exactly_the_public_api():
 
 
 def test_transforms_are_gradient_transformations():
-    for tx in (optax_l1.add_l1_gradient(0.1), optax_l1.l1_sign_decay(0.1)):
+    for tx in (
+        optax_l1.add_l1_gradient(0.1),
+        optax_l1.l1_sign_decay(0.1),
+        optax_l1.l1_soft_threshold(0.1),
+        optax_l1.l1_cumulative_penalty(0.1),
+        optax_l1.group_soft_threshold(0.1, axis=0),
+    ):
         assert isinstance(tx, optax.GradientTransformation)
 
 

@@ -1,4 +1,4 @@
-"""Behaviour both per-weight transforms share: schedules, dtypes, skipped leaves, Optax wrappers."""
+"""The contract every optax_l1 transform keeps: schedules, dtypes, skipped leaves, wrappers."""
 
 import jax
 import jax.numpy as jnp
@@ -9,10 +9,31 @@ import pytest
 import optax_l1
 from helpers import assert_trees_all_close, assert_trees_bitwise_equal, random_tree
 
-# (factory, argument name, direction of the update it adds for w > 0 with zero input)
+
+def _soft(w, c):
+    return jnp.sign(w) * jnp.maximum(jnp.abs(w) - c, 0) - w
+
+
+def group_rows(threshold, mask=None):
+    return optax_l1.group_soft_threshold(threshold, axis=-1, mask=mask)
+
+
+def _group_rows(w, c):
+    norm = jnp.sqrt(jnp.sum(w * w, axis=-1, keepdims=True))
+    return w * jnp.maximum(0, 1 - c / norm) - w
+
+
+# factory, its coefficient's name, and the update it returns for zero incoming updates
 TRANSFORMS = {
-    "add_l1_gradient": (optax_l1.add_l1_gradient, "l1_coeff", +1.0),
-    "l1_sign_decay": (optax_l1.l1_sign_decay, "decay", -1.0),
+    "add_l1_gradient": (optax_l1.add_l1_gradient, "l1_coeff", lambda w, c: c * jnp.sign(w)),
+    "l1_sign_decay": (
+        optax_l1.l1_sign_decay,
+        "decay",
+        lambda w, c: -jnp.sign(w) * jnp.minimum(jnp.abs(w), c),
+    ),
+    "l1_soft_threshold": (optax_l1.l1_soft_threshold, "threshold", _soft),
+    "l1_cumulative_penalty": (optax_l1.l1_cumulative_penalty, "penalty", _soft),
+    "group_soft_threshold": (group_rows, "threshold", _group_rows),
 }
 
 
@@ -28,22 +49,26 @@ def _one_update(tx, updates, params, jit=False):
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_schedule_is_evaluated_at_the_step_count(transform, jit):
-    factory, _, direction = transform
+    factory, _, expected_update = transform
     schedule = optax.piecewise_constant_schedule(0.5, {2: 0.5, 4: 0.0})
     tx = factory(schedule)
-    params = jnp.array([4.0, -4.0])
+    params = jnp.array([[4.0, -4.0]])
     state = tx.init(params)
-    assert isinstance(state, optax_l1.ScheduleState) and state.count.dtype == jnp.int32
+    assert state.count.dtype == jnp.int32 and int(state.count) == 0
     update = jax.jit(tx.update) if jit else tx.update
-    for t, expected in enumerate([0.5, 0.5, 0.25, 0.25, 0.0, 0.0]):
-        updates, state = update(jnp.zeros(2), state, params)
-        assert_trees_all_close(updates, direction * expected * jnp.sign(params))
+    for t, coefficient in enumerate([0.5, 0.5, 0.25, 0.25, 0.0, 0.0]):
+        updates, state = update(jnp.zeros((1, 2)), state, params)
+        assert_trees_all_close(updates, expected_update(params, coefficient))
         assert int(state.count) == t + 1
 
 
-def test_constant_coefficient_keeps_no_state(transform):
+def test_constant_coefficient_keeps_only_the_state_it_needs(transform):
     factory, _, _ = transform
-    assert factory(0.1).init(jnp.ones(3)) == optax.EmptyState()
+    state = factory(0.1).init(jnp.ones((2, 3)))
+    if factory is optax_l1.l1_cumulative_penalty:
+        assert isinstance(state, optax_l1.CumulativePenaltyState)
+    else:
+        assert state == optax.EmptyState()
 
 
 DTYPES = ["bfloat16", "float16", "float32", "float64"]
@@ -52,7 +77,7 @@ DTYPES = ["bfloat16", "float16", "float32", "float64"]
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("how", ["float", "schedule", "inject_hyperparams"])
 def test_each_leaf_keeps_its_dtype_under_strict_promotion(transform, dtype, how, x64):
-    factory, name, direction = transform
+    factory, name, expected_update = transform
     dtype = jnp.dtype(dtype)
     if how == "float":
         tx = factory(0.25)
@@ -64,13 +89,14 @@ def test_each_leaf_keeps_its_dtype_under_strict_promotion(transform, dtype, how,
     with jax.numpy_dtype_promotion("strict"):
         updates = _one_update(tx, jax.tree.map(jnp.zeros_like, params), params)
     assert updates["w"].dtype == dtype and updates["b"].dtype == dtype
-    assert_trees_all_close(updates["w"], jnp.array([[0.25, -0.25]], dtype) * direction)
+    expected = expected_update(params["w"].astype(jnp.float32), 0.25).astype(dtype)
+    assert_trees_all_close(updates["w"], expected)
 
 
 def test_integer_and_bool_leaves_are_left_alone(transform):
     factory, _, _ = transform
-    params = {"w": jnp.array([1.0, -1.0]), "step": jnp.array(7, jnp.int32), "on": jnp.array(True)}
-    updates = {"w": jnp.zeros(2), "step": jnp.array(3, jnp.int32), "on": jnp.array(False)}
+    params = {"w": jnp.ones((1, 2)), "step": jnp.array([7], jnp.int32), "on": jnp.array([True])}
+    updates = {"w": jnp.zeros((1, 2)), "step": jnp.array([3], jnp.int32), "on": jnp.array([False])}
     out = _one_update(factory(0.5), updates, params)
     assert_trees_bitwise_equal(out["step"], updates["step"])
     assert_trees_bitwise_equal(out["on"], updates["on"])
@@ -78,17 +104,17 @@ def test_integer_and_bool_leaves_are_left_alone(transform):
 
 def test_none_and_masked_node_leaves_pass_through(transform):
     factory, _, _ = transform
-    params = {"w": jnp.array([1.0, -1.0]), "frozen": None, "masked": optax.MaskedNode()}
-    updates = {"w": jnp.zeros(2), "frozen": None, "masked": optax.MaskedNode()}
+    params = {"w": jnp.ones((1, 2)), "frozen": None, "masked": optax.MaskedNode()}
+    updates = {"w": jnp.zeros((1, 2)), "frozen": None, "masked": optax.MaskedNode()}
     out = _one_update(factory(0.5), updates, params)
     assert out["frozen"] is None and out["masked"] == optax.MaskedNode()
-    none_update = _one_update(factory(0.5), {"w": None}, {"w": jnp.ones(2)})
+    none_update = _one_update(factory(0.5), {"w": None}, {"w": jnp.ones((1, 2))})
     assert none_update == {"w": None}
 
 
 SPECIAL = {
-    "params": jnp.array([1.0, -1.0, 0.0, -0.0, jnp.nan, jnp.inf, 2.0]),
-    "updates": jnp.array([-0.0, 0.0, -0.0, 0.5, 0.25, -1.0, jnp.nan]),
+    "params": jnp.array([[1.0, -1.0, 0.0, -0.0, jnp.nan, jnp.inf, 2.0]]),
+    "updates": jnp.array([[-0.0, 0.0, -0.0, 0.5, 0.25, -1.0, jnp.nan]]),
 }
 
 
@@ -108,15 +134,15 @@ def test_zero_coefficient_leaves_updates_bitwise_unchanged(transform, how, jit):
 
 def test_nonzero_coefficient_propagates_nan_params(transform):
     factory, _, _ = transform
-    out = _one_update(factory(0.5), jnp.zeros(2), jnp.array([jnp.nan, 1.0]))
-    assert np.isnan(out[0]) and np.isfinite(out[1])
+    out = _one_update(factory(0.5), jnp.zeros((2, 1)), jnp.array([[jnp.nan], [1.0]]))
+    assert np.isnan(out[0, 0]) and np.isfinite(out[1, 0])
 
 
 def test_needs_params(transform):
     factory, _, _ = transform
     tx = factory(0.1)
     with pytest.raises(ValueError, match="params"):
-        tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
+        tx.update(jnp.ones((1, 2)), tx.init(jnp.ones((1, 2))))
 
 
 @pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), -float("inf"), np.float32(-1)])
@@ -137,12 +163,12 @@ def test_bad_value_through_inject_hyperparams_is_refused(transform):
     factory, name, _ = transform
     tx = optax.inject_hyperparams(factory)(**{name: -1.0})
     with pytest.raises(ValueError, match=name):
-        tx.init(jnp.ones(2))
+        tx.init(jnp.ones((1, 2)))
 
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_inject_hyperparams_changes_take_effect(transform, jit):
-    factory, name, direction = transform
+    factory, name, expected_update = transform
     tx = optax.inject_hyperparams(factory, static_args="mask")(
         **{name: 0.25}, mask=optax_l1.skip_biases
     )
@@ -151,21 +177,22 @@ def test_inject_hyperparams_changes_take_effect(transform, jit):
     state = tx.init(params)
     update = jax.jit(tx.update) if jit else tx.update
     updates, state = update(grads, state, params)
-    assert_trees_all_close(updates["kernel"], jnp.full((2, 2), 0.25 * direction))
+    assert_trees_all_close(updates["kernel"], expected_update(params["kernel"], 0.25))
     state.hyperparams[name] = jnp.asarray(0.5)
     updates, state = update(grads, state, params)
-    assert_trees_all_close(updates["kernel"], jnp.full((2, 2), 0.5 * direction))
+    assert_trees_all_close(updates["kernel"], expected_update(params["kernel"], 0.5))
     assert_trees_bitwise_equal(updates["bias"], grads["bias"])
 
 
 def test_inside_optax_masked_and_chain(transform):
-    factory, _, direction = transform
+    factory, _, expected_update = transform
     params = random_tree(jax.random.key(0), low=1.0, high=2.0)
     mask = jax.tree.map(lambda _: False, params)
     mask["dense"]["kernel"] = True
     tx = optax.chain(optax.masked(factory(0.125), mask), optax.scale(1.0))
     updates = _one_update(tx, jax.tree.map(jnp.zeros_like, params), params)
-    assert_trees_all_close(updates["dense"]["kernel"], jnp.full((5, 4), 0.125 * direction))
+    kernel = params["dense"]["kernel"]
+    assert_trees_all_close(updates["dense"]["kernel"], expected_update(kernel, 0.125))
     updates["dense"]["kernel"] = jnp.zeros((5, 4))
     assert_trees_bitwise_equal(updates, jax.tree.map(jnp.zeros_like, params))
 
