@@ -2,10 +2,13 @@
 
 Coupled (``add_l1_gradient``) and decoupled (``l1_sign_decay``) L1, and the methods
 that reach exact zeros (``l1_soft_threshold``, ``l1_cumulative_penalty``,
-``group_soft_threshold``), as composable ``optax.GradientTransformation``s; masks that
-skip biases and norm scales; metrics for logging the penalty and the sparsity.
+``group_soft_threshold``), as composable ``optax.GradientTransformation``s; L1 that
+works under Adam (``proximal_adam``, ``adam_l1``) and SGD with L1 built in (``sgd_l1``);
+masks that skip biases and norm scales; metrics for logging the penalty and sparsity.
 """
 
+from optax_l1._adam import ProximalAdamState, adam_l1, proximal_adam
+from optax_l1._alias import sgd_l1
 from optax_l1._coupled import add_l1_gradient
 from optax_l1._cumulative import CumulativePenaltyState, l1_cumulative_penalty
 from optax_l1._decoupled import l1_sign_decay
@@ -19,7 +22,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CumulativePenaltyState",
+    "ProximalAdamState",
     "ScheduleState",
+    "adam_l1",
     "add_l1_gradient",
     "group_soft_threshold",
     "l1_cumulative_penalty",
@@ -27,6 +32,8 @@ __all__ = [
     "l1_sign_decay",
     "l1_soft_threshold",
     "mask_by_name",
+    "proximal_adam",
+    "sgd_l1",
     "skip_biases",
     "sparsity",
 ]

@@ -132,6 +132,17 @@ def full_mask(mask: MaskOrFn, params: Any) -> Any:
         ) from err
 
 
+def complement(mask: MaskOrFn) -> MaskOrFn:
+    """The mask selecting exactly what ``mask`` leaves out (same form: tree or callable)."""
+
+    def invert(mask_tree):
+        return jax.tree.map(lambda selected: not selected, mask_tree)
+
+    if callable(mask):
+        return lambda params: invert(mask(params))
+    return invert(mask)
+
+
 def with_mask(inner: optax.GradientTransformation, mask: MaskOrFn | None):
     """Applies ``inner`` only where ``mask`` is True, by delegating to ``optax.masked``.
 

@@ -4,7 +4,9 @@ import optax_l1
 
 EXPECTED = {
     "CumulativePenaltyState",
+    "ProximalAdamState",
     "ScheduleState",
+    "adam_l1",
     "add_l1_gradient",
     "group_soft_threshold",
     "l1_cumulative_penalty",
@@ -12,6 +14,8 @@ EXPECTED = {
     "l1_sign_decay",
     "l1_soft_threshold",
     "mask_by_name",
+    "proximal_adam",
+    "sgd_l1",
     "skip_biases",
     "sparsity",
 }
