@@ -105,12 +105,18 @@ def l1_cumulative_penalty(
     check_coefficient(penalty, "penalty")
 
     def init_fn(params):
-        total = jnp.zeros([], jnp.result_type(float))
+        total_dtype = jnp.result_type(float)
         applied = jax.tree.map(
             lambda w: jnp.zeros(w.shape, wide_float(w.dtype)) if _is_float(w) else None,
             params,
         )
-        return CumulativePenaltyState(jnp.zeros([], jnp.int32), total, total, applied)
+        # Distinct buffers for each field: the state may be donated to a jitted step.
+        return CumulativePenaltyState(
+            count=jnp.zeros([], jnp.int32),
+            total=jnp.zeros([], total_dtype),
+            total_error=jnp.zeros([], total_dtype),
+            applied=applied,
+        )
 
     def update_fn(updates, state, params=None):
         if params is None:

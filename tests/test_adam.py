@@ -177,3 +177,18 @@ def test_bad_input():
     tx = optax_l1.proximal_adam(0.1, 0.1)
     with pytest.raises(ValueError, match="params"):
         tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
+
+
+def test_state_can_be_donated_to_a_jitted_step():
+    tx = optax_l1.adam_l1(optax.constant_schedule(0.01), 0.1, mask=optax_l1.skip_biases)
+    params = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
+
+    def step(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    step = jax.jit(step, donate_argnums=(0, 1))
+    state = tx.init(params)
+    for _ in range(3):
+        params, state = step(params, state, jax.tree.map(jnp.ones_like, params))
+    assert bool(jnp.all(jnp.isfinite(params["w"])))

@@ -1,5 +1,7 @@
 """The contract every optax_l1 transform keeps: schedules, dtypes, skipped leaves, wrappers."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -216,3 +218,21 @@ def test_inside_multisteps_acts_once_per_accumulated_step():
     _, state = decoupled.update(grads[0], state, params)
     second_decoupled, _ = decoupled.update(grads[1], state, params)
     assert_trees_all_close(second_decoupled, second)
+
+
+@pytest.mark.parametrize("scheduled", [False, True])
+def test_state_can_be_donated_to_a_jitted_step(transform, scheduled):
+    """Training loops donate params and state; no two state fields may share a buffer."""
+    factory, _, _ = transform
+    tx = factory(optax.constant_schedule(0.01) if scheduled else 0.01)
+    params = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
+
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def step(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    state = tx.init(params)
+    for _ in range(3):
+        params, state = step(params, state, jax.tree.map(jnp.ones_like, params))
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(params))
