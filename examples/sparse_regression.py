@@ -72,6 +72,67 @@ def train(tx, x, y, batch: int, epochs: int, seed: int):
     return np.asarray(w, np.float64), time.perf_counter() - start
 
 
+def compare(
+    n: int = 2000,
+    d: int = 200,
+    informative: int = 10,
+    noise: float = 0.5,
+    alpha: float = 0.1,
+    batch_size: int = 10,
+    epochs: int = 20,
+    learning_rate: float = 0.01,
+    seed: int = 0,
+) -> list[dict]:
+    """Solves one lasso problem with every method; returns a row of results per method."""
+    x, y = make_problem(n, d, informative, noise, seed)
+    start = time.perf_counter()
+    lasso = Lasso(alpha=alpha, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(x, y)
+    rows = [("sklearn Lasso (reference)", lasso.coef_, time.perf_counter() - start)]
+    support = lasso.coef_ != 0
+    best = objective(x, y, lasso.coef_, alpha)
+
+    lr = optax.exponential_decay(learning_rate, epochs * (n // batch_size), 0.01)
+    for name, tx in methods(lr, alpha).items():
+        w, seconds = train(tx, x, y, batch_size, epochs, seed)
+        rows.append((f"SGD + {name}", w, seconds))
+
+    sgd = SGDRegressor(
+        penalty="l1",
+        alpha=alpha,
+        fit_intercept=False,
+        max_iter=epochs,
+        tol=None,
+        random_state=seed,
+    )
+    start = time.perf_counter()
+    sgd.fit(x, y)
+    rows.append(("sklearn SGDRegressor(l1)", sgd.coef_, time.perf_counter() - start))
+    return [
+        {
+            "method": name,
+            "nonzeros": int(np.count_nonzero(w)),
+            "lasso_nonzeros": int(support.sum()),
+            "same_support": bool(np.array_equal(w != 0, support)),
+            "relative_gap": float((objective(x, y, w, alpha) - best) / best),
+            "seconds": seconds,
+        }
+        for name, w, seconds in rows
+    ]
+
+
+def format_table(results: list[dict]) -> str:
+    header = (
+        f"{'method':<30} {'nonzeros':>8} {'support = Lasso':>15} {'objective gap':>14} {'s':>7}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in results:
+        lines.append(
+            f"{r['method']:<30} {r['nonzeros']:>8d} {('yes' if r['same_support'] else 'no'):>15} "
+            f"{r['relative_gap']:>14.2e} {r['seconds']:>7.3f}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="examples")
@@ -85,59 +146,14 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    x, y = make_problem(args.n, args.d, args.informative, args.noise, args.seed)
-    start = time.perf_counter()
-    lasso = Lasso(alpha=args.alpha, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(x, y)
-    rows = [("sklearn Lasso (reference)", lasso.coef_, time.perf_counter() - start)]
-    support = lasso.coef_ != 0
-    best = objective(x, y, lasso.coef_, args.alpha)
-
-    steps = args.epochs * (args.n // args.batch_size)
-    lr = optax.exponential_decay(args.learning_rate, steps, 0.01)
-    for name, tx in methods(lr, args.alpha).items():
-        w, seconds = train(tx, x, y, args.batch_size, args.epochs, args.seed)
-        rows.append((f"SGD + {name}", w, seconds))
-
-    sgd = SGDRegressor(
-        penalty="l1",
-        alpha=args.alpha,
-        fit_intercept=False,
-        max_iter=args.epochs,
-        tol=None,
-        random_state=args.seed,
-    )
-    start = time.perf_counter()
-    sgd.fit(x, y)
-    rows.append(("sklearn SGDRegressor(l1)", sgd.coef_, time.perf_counter() - start))
-
+    results = compare(**vars(args))
     print(f"devices: {jax.devices()}")
     print(
         f"lasso: n={args.n}, d={args.d}, informative={args.informative}, alpha={args.alpha}; "
-        f"the reference support has {support.sum()} features; SGD runs: batch "
-        f"{args.batch_size}, {args.epochs} epochs"
+        f"the reference support has {results[0]['lasso_nonzeros']} features; SGD runs: "
+        f"batch {args.batch_size}, {args.epochs} epochs"
     )
-    header = (
-        f"{'method':<30} {'nonzeros':>8} {'support = Lasso':>15} {'objective gap':>14} {'s':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    results = []
-    for name, w, seconds in rows:
-        gap = (objective(x, y, w, args.alpha) - best) / best
-        same = bool(np.array_equal(w != 0, support))
-        print(
-            f"{name:<30} {np.count_nonzero(w):>8d} {('yes' if same else 'no'):>15} "
-            f"{gap:>14.2e} {seconds:>7.3f}"
-        )
-        results.append(
-            {
-                "method": name,
-                "nonzeros": int(np.count_nonzero(w)),
-                "same_support": same,
-                "relative_gap": float(gap),
-                "seconds": seconds,
-            }
-        )
+    print(format_table(results))
     print("objective gap: (objective - Lasso's) / Lasso's; s: wall time after compilation")
     return results
 

@@ -35,7 +35,7 @@ def _charge(u, w, applied, total):
     total = total.astype(wide)
     positive = jnp.maximum(z - (total + applied), 0)
     negative = jnp.minimum(z + (total - applied), 0)
-    new_w = jnp.where(z > 0, positive, jnp.where(z < 0, negative, 0))
+    new_w = jnp.where(z > 0, positive, jnp.where(z < 0, negative, z))  # z is 0 or NaN
     step = (new_w - w.astype(wide)).astype(u.dtype)
     # Nothing owed yet (a zero penalty so far): leave the update bitwise as it came.
     return jnp.where(total == 0, u, step), applied + (new_w - z)

@@ -110,9 +110,10 @@ def group_soft_threshold(
         t_group = t.astype(wide)
         if scale_by_group_size:
             t_group = t_group * math.sqrt(math.prod(w.shape[a] for a in leaf_axes))
-        keep = norm > t_group
-        factor = jnp.where(keep, 1 - t_group / jnp.where(keep, norm, 1), 0)
-        shrunk = jnp.where(keep, z * factor, 0)
+        # Written so that a NaN norm gives NaN (never a silent zero).
+        zeroed = norm <= t_group
+        factor = jnp.where(zeroed, 0, 1 - t_group / jnp.where(zeroed, 1, norm))
+        shrunk = z * factor
         return shrunk - w_wide  # one rounding to the update's dtype, by the caller
 
     return per_weight_transform(group_step, threshold, "threshold", mask)

@@ -1,6 +1,9 @@
 import jax
 import pytest
 
+# Collected by tests/test_multidevice.py in a process of its own, with 8 CPU devices.
+collect_ignore = ["multidevice"]
+
 
 @pytest.fixture
 def x64():
