@@ -23,7 +23,7 @@ test: $(VENV)/.test-installed
 	$(PY) -m pytest
 
 demo: $(VENV)/.examples-installed
-	$(PY) examples/compare_formulations.py
+	$(PY) examples/flax_mlp.py
 
 format: $(VENV)/.test-installed
 	$(VENV)/bin/ruff format .
