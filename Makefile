@@ -25,6 +25,11 @@ test: $(VENV)/.test-installed
 demo: $(VENV)/.examples-installed
 	$(PY) examples/flax_mlp.py
 
+bench: $(VENV)/.examples-installed
+	$(PY) benchmarks/step_overhead.py
+	$(PY) benchmarks/sparsity_frontier.py
+	$(PY) benchmarks/lasso.py
+
 format: $(VENV)/.test-installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .

@@ -300,17 +300,77 @@ class Result:
     timed_epochs: int  # epochs that the median is taken over (the first, compiling, is left out)
     history: list[dict[str, float]] = dataclasses.field(repr=False)
     kernel_abs: np.ndarray = dataclasses.field(repr=False)  # final |w| of every kernel weight
+    model: MLP | None = dataclasses.field(default=None, repr=False, compare=False)  # trained
+    optimizer: nnx.Optimizer | None = dataclasses.field(default=None, repr=False, compare=False)
+
+
+class Checkpoints:
+    """Model and optimizer state saved with Orbax after every epoch, and restored.
+
+    Orbax writes each checkpoint to a temporary directory and renames it when complete,
+    so a save that was interrupted is never taken for a checkpoint.
+    """
+
+    def __init__(self, directory: Path):
+        import orbax.checkpoint as ocp
+
+        self._ocp = ocp
+        options = ocp.CheckpointManagerOptions(max_to_keep=2, create=True)
+        self.manager = ocp.CheckpointManager(directory.resolve(), options=options)
+
+    def latest_epoch(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, epoch: int, model: MLP, optimizer: nnx.Optimizer) -> None:
+        state = {"model": nnx.state(model), "optimizer": nnx.state(optimizer)}
+        self.manager.save(epoch, args=self._ocp.args.StandardSave(state))
+        self.manager.wait_until_finished()
+
+    def restore(self, model: MLP, optimizer: nnx.Optimizer) -> int:
+        """Loads the latest checkpoint into ``model`` and ``optimizer``; returns its epoch."""
+        epoch = self.manager.latest_step()
+        target = {"model": nnx.state(model), "optimizer": nnx.state(optimizer)}
+        abstract = jax.tree.map(self._ocp.utils.to_shape_dtype_struct, target)
+        restored = self.manager.restore(epoch, args=self._ocp.args.StandardRestore(abstract))
+        nnx.update(model, restored["model"])
+        nnx.update(optimizer, restored["optimizer"])
+        return epoch
+
+
+def epoch_metrics(model: MLP, data: Data) -> dict[str, float]:
+    """Train and test accuracy, and mean |w| and exact zeros of the kernels."""
+    _, train_acc = eval_step(model, data.x_train, data.y_train)
+    _, test_acc = eval_step(model, data.x_test, data.y_test)
+    mean_abs, zeros = kernel_stats(nnx.state(model, nnx.Param))
+    return {
+        "train_acc": float(train_acc),
+        "test_acc": float(test_acc),
+        "mean_abs_w": mean_abs,
+        "zero_frac": zeros,
+    }
 
 
 def train(method: str, data: Data, args: argparse.Namespace) -> Result:
-    """Trains one fresh model with one method; every method gets the same init and batches."""
+    """Trains one fresh model with one method; every method gets the same init and batches.
+
+    With ``args.checkpoint_dir``, the state is saved after every epoch under
+    ``checkpoint_dir/method`` and a run resumes from the latest checkpoint there. Each
+    epoch's batch order depends only on (seed, epoch), so a resumed run takes exactly
+    the steps an uninterrupted one would.
+    """
     model = MLP(data.x_train.shape[1], args.hidden, data.num_classes, rngs=nnx.Rngs(args.seed))
     tx = make_optimizer(method, args.optimizer, args.learning_rate, args.l1)
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-    rng = np.random.default_rng(args.seed)
+    checkpoints = None
+    first_epoch = 1
+    if getattr(args, "checkpoint_dir", None) is not None:
+        checkpoints = Checkpoints(args.checkpoint_dir / method)
+        if checkpoints.latest_epoch() is not None:
+            first_epoch = checkpoints.restore(model, optimizer) + 1
+            tqdm.write(f"{method}: resumed from the checkpoint of epoch {first_epoch - 1}")
     history, times = [], []
     bar = tqdm(
-        range(1, args.epochs + 1),
+        range(first_epoch, args.epochs + 1),
         desc=f"{method:<{name_width()}}",
         leave=False,
         unit="epoch",
@@ -319,34 +379,26 @@ def train(method: str, data: Data, args: argparse.Namespace) -> Result:
     for epoch in bar:
         start = time.perf_counter()
         losses = []
+        rng = np.random.default_rng([args.seed, epoch])
         for idx in batch_indices(rng, len(data.x_train), args.batch_size):
             losses.append(train_step(model, optimizer, data.x_train[idx], data.y_train[idx]))
         loss = float(jnp.mean(jnp.stack(losses)))  # waits for the last step
         times.append(time.perf_counter() - start)
+        if checkpoints is not None:
+            checkpoints.save(epoch, model, optimizer)
 
-        _, train_acc = eval_step(model, data.x_train, data.y_train)
-        _, test_acc = eval_step(model, data.x_test, data.y_test)
-        mean_abs, zeros = kernel_stats(nnx.state(model, nnx.Param))
-        history.append(
-            {
-                "epoch": epoch,
-                "loss": loss,
-                "train_acc": float(train_acc),
-                "test_acc": float(test_acc),
-                "mean_abs_w": mean_abs,
-                "zero_frac": zeros,
-            }
-        )
+        metrics = epoch_metrics(model, data)
+        history.append({"epoch": epoch, "loss": loss, **metrics})
         bar.set_postfix(
             loss=f"{loss:.3f}",
-            train=f"{float(train_acc):.3f}",
-            test=f"{float(test_acc):.3f}",
-            mean_w=f"{mean_abs:.4f}",
-            zeros=f"{zeros:.1%}",
+            train=f"{metrics['train_acc']:.3f}",
+            test=f"{metrics['test_acc']:.3f}",
+            mean_w=f"{metrics['mean_abs_w']:.4f}",
+            zeros=f"{metrics['zero_frac']:.1%}",
         )
     bar.close()
 
-    last = history[-1]
+    last = history[-1] if history else {"epoch": first_epoch - 1, **epoch_metrics(model, data)}
     timed = times[1:] or times  # the first epoch includes compiling train_step
     return Result(
         method=method,
@@ -355,10 +407,12 @@ def train(method: str, data: Data, args: argparse.Namespace) -> Result:
         gap=last["train_acc"] - last["test_acc"],
         mean_abs_w=last["mean_abs_w"],
         zero_frac=last["zero_frac"],
-        sec_per_epoch=statistics.median(timed),
+        sec_per_epoch=statistics.median(timed) if timed else float("nan"),
         timed_epochs=len(timed),
-        history=history,
+        history=history or [last],
         kernel_abs=kernel_abs_values(nnx.state(model, nnx.Param)),
+        model=model,
+        optimizer=optimizer,
     )
 
 
@@ -521,6 +575,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("out"), help="figure directory (default: %(default)s)"
     )
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+    parser.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=None,
+        help="save model and optimizer state with Orbax after every epoch, one "
+        "subdirectory per method, and resume from the latest checkpoint found there",
+    )
     return parser
 
 
