@@ -10,6 +10,7 @@ import optax
 
 from optax_l1._elementwise import NO_PARAMS_MSG, wide_float
 from optax_l1._masks import MaskOrFn, with_mask
+from optax_l1._proximal import soft_threshold
 from optax_l1._validation import check_coefficient, is_static_zero
 
 
@@ -19,26 +20,28 @@ class CumulativePenaltyState(NamedTuple):
     count: jax.Array  # shape=(), dtype=jnp.int32; steps taken (indexes a schedule)
     total: jax.Array  # shape=(), float32 (float64 under x64); penalty every weight is owed
     total_error: jax.Array  # shape=(), like total; Kahan compensation for `total`
-    applied: Any  # like params, float32 or wider; signed penalty each weight has received
+    unpenalized: Any  # like params, float32 or wider: w_0 + the sum of all updates u
 
 
 def _is_float(leaf) -> bool:
     return jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
 
 
-def _charge(u, w, applied, total):
-    """One weight's step: pull ``z = w + u`` toward zero by what it is still owed."""
-    if u is None or applied is None:
-        return u, applied
-    wide = applied.dtype
-    z = w.astype(wide) + u.astype(wide)
-    total = total.astype(wide)
-    positive = jnp.maximum(z - (total + applied), 0)
-    negative = jnp.minimum(z + (total - applied), 0)
-    new_w = jnp.where(z > 0, positive, jnp.where(z < 0, negative, z))  # z is 0 or NaN
+def _charge(u, w, unpenalized, total):
+    """One weight's step: the new weight is the unpenalized one soft-thresholded by the total.
+
+    Returns the update and the new unpenalized weight. The new parameter depends on the
+    old parameter only through the returned difference, and the new state not at all,
+    so XLA can write both in place of their (donated) inputs.
+    """
+    if u is None or unpenalized is None:
+        return u, unpenalized
+    wide = unpenalized.dtype
+    moved = unpenalized + u.astype(wide)
+    new_w = soft_threshold(moved, total.astype(wide))
     step = (new_w - w.astype(wide)).astype(u.dtype)
     # Nothing owed yet (a zero penalty so far): leave the update bitwise as it came.
-    return jnp.where(total == 0, u, step), applied + (new_w - z)
+    return jnp.where(total == 0, u, step), moved
 
 
 def l1_cumulative_penalty(
@@ -68,11 +71,22 @@ def l1_cumulative_penalty(
     over, and such weights go back to exactly zero. The update returned is
     :math:`w' - w`, so zeros land bitwise.
 
+    How it is computed: with :math:`|q| \le U` (which the rules keep), they are exactly
+    :math:`w' = S_U(r')` with :math:`r' = r + u` and :math:`r = w - q`: the weight is the
+    *unpenalized* weight :math:`r` (the initial weight plus every update so far)
+    soft-thresholded by the total penalty. The state keeps :math:`r`, so that the new
+    parameter and the new state are computed from separate inputs and XLA can write
+    both in place. As with FTRL or dual averaging, the parameter is recomputed from the
+    state each step: changes made to the params outside the optimizer between steps
+    (a projection applied after the update, say) are not kept. The penalty a weight
+    has received is ``params - state.unpenalized``.
+
     ``penalty`` is a distance per step: for :math:`\lambda\|w\|_1` on a loss that is a
     mean over the batch, ``penalty = learning_rate * λ`` (Tsuruoka's :math:`\eta_k C/N`
     for a penalty :math:`C\|w\|_1` on a sum over ``N`` examples); pass a schedule to
     follow a learning-rate schedule. ``U`` is summed with Kahan compensation, so it
-    stays exact over millions of steps in float32.
+    stays exact over millions of steps in float32, and ``r`` is kept in at least float32
+    whatever the parameters' dtype.
 
     Args:
       penalty: the penalty :math:`t \ge 0` per step, a float or an Optax schedule.
@@ -106,8 +120,8 @@ def l1_cumulative_penalty(
 
     def init_fn(params):
         total_dtype = jnp.result_type(float)
-        applied = jax.tree.map(
-            lambda w: jnp.zeros(w.shape, wide_float(w.dtype)) if _is_float(w) else None,
+        unpenalized = jax.tree.map(
+            lambda w: jnp.array(w, wide_float(w.dtype), copy=True) if _is_float(w) else None,
             params,
         )
         # Distinct buffers for each field: the state may be donated to a jitted step.
@@ -115,7 +129,7 @@ def l1_cumulative_penalty(
             count=jnp.zeros([], jnp.int32),
             total=jnp.zeros([], total_dtype),
             total_error=jnp.zeros([], total_dtype),
-            applied=applied,
+            unpenalized=unpenalized,
         )
 
     def update_fn(updates, state, params=None):
@@ -135,13 +149,13 @@ def l1_cumulative_penalty(
             for u, w, q in zip(
                 treedef.flatten_up_to(updates),
                 treedef.flatten_up_to(params),
-                treedef.flatten_up_to(state.applied),
+                treedef.flatten_up_to(state.unpenalized),
                 strict=True,
             )
         ]
         new_updates = treedef.unflatten([u for u, _ in charged])
-        applied = treedef.unflatten([q for _, q in charged])
+        unpenalized = treedef.unflatten([r for _, r in charged])
         count = optax.safe_increment(state.count)
-        return new_updates, CumulativePenaltyState(count, total, total_error, applied)
+        return new_updates, CumulativePenaltyState(count, total, total_error, unpenalized)
 
     return with_mask(optax.GradientTransformation(init_fn, update_fn), mask)

@@ -62,6 +62,7 @@ def test_schedule_is_evaluated_at_the_step_count(transform, jit):
         updates, state = update(jnp.zeros((1, 2)), state, params)
         assert_trees_all_close(updates, expected_update(params, coefficient))
         assert int(state.count) == t + 1
+        params = optax.apply_updates(params, updates)
 
 
 def test_constant_coefficient_keeps_only_the_state_it_needs(transform):
@@ -180,6 +181,7 @@ def test_inject_hyperparams_changes_take_effect(transform, jit):
     update = jax.jit(tx.update) if jit else tx.update
     updates, state = update(grads, state, params)
     assert_trees_all_close(updates["kernel"], expected_update(params["kernel"], 0.25))
+    params = optax.apply_updates(params, updates)
     state.hyperparams[name] = jnp.asarray(0.5)
     updates, state = update(grads, state, params)
     assert_trees_all_close(updates["kernel"], expected_update(params["kernel"], 0.5))
