@@ -614,6 +614,10 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
         f"{args.hidden} | {args.optimizer} lr={args.learning_rate:g} l1={args.l1:g} (per "
         f"example) | {args.epochs} epochs, batch {min(args.batch_size, len(data.x_train))}"
     )
+    if "adam_l1" in methods and args.optimizer != "adam":
+        print(
+            f"(adam_l1 is an optimizer of its own: it runs Adam at lr={LEARNING_RATES['adam']:g})"
+        )
     shown = ", ".join(map(str, log_epochs(args.epochs)))
     print(f"test acc, mean|w| and exact zeros of the kernels at epochs {shown}:")
     results = []
