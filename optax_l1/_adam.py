@@ -125,14 +125,18 @@ def proximal_adam(
             wide = wide_float(w.dtype)
             w_wide = w.astype(wide)
             denom = jnp.sqrt(v.astype(wide)) + jnp.asarray(eps, wide)
-            direction = m.astype(wide) / denom
+            if no_l1:
+                direction = m.astype(wide) / denom
+            else:  # one division for both the step and the threshold
+                inverse = 1 / denom
+                direction = m.astype(wide) * inverse
             if not no_decay:
                 direction = direction + jnp.asarray(decay, wide) * w_wide
             lr_wide = jnp.asarray(lr, wide)
             if no_l1:
                 return (-lr_wide * direction).astype(w.dtype)
             z = w_wide - lr_wide * direction
-            shrunk = soft_threshold(z, lr_wide * jnp.asarray(lam, wide) / denom)
+            shrunk = soft_threshold(z, lr_wide * jnp.asarray(lam, wide) * inverse)
             return (shrunk - w_wide).astype(w.dtype)
 
         new_updates = jax.tree.map(
