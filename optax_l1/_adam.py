@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from optax_l1._elementwise import NO_PARAMS_MSG, wide_float
-from optax_l1._masks import MaskOrFn, complement
+from optax_l1._masks import MaskOrFn, complement, is_float_array
 from optax_l1._proximal import soft_threshold
 from optax_l1._validation import check_coefficient, is_static_zero
 
@@ -140,7 +140,7 @@ def proximal_adam(
             return (shrunk - w_wide).astype(w.dtype)
 
         new_updates = jax.tree.map(
-            lambda u, m, v, w: step(m, v, w) if _is_float(w) else u,
+            lambda u, m, v, w: step(m, v, w) if is_float_array(w) else u,
             updates,
             mu_hat,
             nu_hat,
@@ -152,9 +152,6 @@ def proximal_adam(
 
     return optax.GradientTransformation(init_fn, update_fn)
 
-
-def _is_float(leaf) -> bool:
-    return jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
 
 
 def adam_l1(

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from optax_l1._elementwise import NO_PARAMS_MSG, wide_float
-from optax_l1._masks import MaskOrFn, with_mask
+from optax_l1._masks import MaskOrFn, is_float_array, with_mask
 from optax_l1._proximal import soft_threshold
 from optax_l1._validation import check_coefficient, is_static_zero
 
@@ -22,9 +22,6 @@ class CumulativePenaltyState(NamedTuple):
     total_error: jax.Array  # shape=(), like total; Kahan compensation for `total`
     unpenalized: Any  # like params, float32 or wider: w_0 + the sum of all updates u
 
-
-def _is_float(leaf) -> bool:
-    return jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
 
 
 def _charge(u, w, unpenalized, total):
@@ -121,7 +118,7 @@ def l1_cumulative_penalty(
     def init_fn(params):
         total_dtype = jnp.result_type(float)
         unpenalized = jax.tree.map(
-            lambda w: jnp.array(w, wide_float(w.dtype), copy=True) if _is_float(w) else None,
+            lambda w: jnp.array(w, wide_float(w.dtype), copy=True) if is_float_array(w) else None,
             params,
         )
         # Distinct buffers for each field: the state may be donated to a jitted step.

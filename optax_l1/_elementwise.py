@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from optax_l1._masks import MaskOrFn, with_mask
+from optax_l1._masks import MaskOrFn, is_float_array, with_mask
 from optax_l1._validation import check_coefficient, is_static_zero
 
 NO_PARAMS_MSG = (
@@ -57,7 +57,7 @@ def map_float_leaves(rule: Callable[[Any, Any], Any], updates: Any, params: Any)
     """
 
     def apply(u, w):
-        if u is None or w is None or not jnp.issubdtype(jnp.result_type(w), jnp.floating):
+        if u is None or not is_float_array(w):
             return u
         return rule(u, w)
 

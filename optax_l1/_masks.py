@@ -13,7 +13,8 @@ import optax
 MaskOrFn = Any | Callable[[Any], Any]
 
 
-def _is_float_array(leaf: Any) -> bool:
+def is_float_array(leaf: Any) -> bool:
+    """True for arrays of a floating-point dtype (the leaves L1 can act on)."""
     return hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.floating)
 
 
@@ -37,7 +38,7 @@ def skip_biases(params: Any) -> Any:
       >>> optax_l1.skip_biases({"kernel": jnp.ones((3, 2)), "bias": jnp.ones(2)})
       {'bias': False, 'kernel': True}
     """
-    return jax.tree.map(lambda leaf: _is_float_array(leaf) and leaf.ndim >= 2, params)
+    return jax.tree.map(lambda leaf: is_float_array(leaf) and leaf.ndim >= 2, params)
 
 
 def _key_name(entry: Any) -> str | None:
@@ -87,7 +88,7 @@ def mask_by_name(
         raise ValueError(f"`include` and `exclude` both name {sorted(both)}")
 
     def selected(path: tuple[Any, ...], leaf: Any) -> bool:
-        if not _is_float_array(leaf):
+        if not is_float_array(leaf):
             return False
         for entry in reversed(path):
             name = _key_name(entry)

@@ -69,12 +69,14 @@ def run_steps(tx, params, grads_per_step, jit=False):
 
 
 def lasso_problem(n, d, informative, noise=0.5, seed=0):
-    """A Gaussian design with a sparse ground truth; NumPy float64 arrays."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, d))
-    true_w = np.zeros(d)
-    true_w[:informative] = rng.uniform(1, 2, informative) * rng.choice([-1, 1], informative)
-    return x, x @ true_w + noise * rng.standard_normal(n)
+    """A Gaussian design with a sparse ground truth (the sparse-regression example's)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    from sparse_regression import make_problem
+
+    return make_problem(n, d, informative, noise, seed)
 
 
 def lasso_objective(x, y, w, alpha):
