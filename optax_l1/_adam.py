@@ -153,7 +153,6 @@ def proximal_adam(
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-
 def adam_l1(
     learning_rate: optax.ScalarOrSchedule,
     l1: optax.ScalarOrSchedule,

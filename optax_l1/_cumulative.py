@@ -23,7 +23,6 @@ class CumulativePenaltyState(NamedTuple):
     unpenalized: Any  # like params, float32 or wider: w_0 + the sum of all updates u
 
 
-
 def _charge(u, w, unpenalized, total):
     """One weight's step: the new weight is the unpenalized one soft-thresholded by the total.
 
