@@ -22,10 +22,13 @@ class ProximalAdamState(NamedTuple):
     nu: Any  # like params; second moment
 
 
-def _check_rate(value: float, name: str) -> None:
+def _check_static(value: float, name: str, upper: float | None = None) -> None:
+    """``b1``, ``b2`` and ``eps`` are numbers (not schedules), within their ranges."""
+    if callable(value):
+        raise TypeError(f"`{name}` must be a number, not a schedule; got {value!r}")
     check_coefficient(value, name)
-    if not callable(value) and not isinstance(value, jax.core.Tracer) and float(value) >= 1:
-        raise ValueError(f"`{name}` must be in [0, 1); got {value!r}")
+    if upper is not None and not isinstance(value, jax.core.Tracer) and float(value) >= upper:
+        raise ValueError(f"`{name}` must be in [0, {upper:g}); got {value!r}")
 
 
 def proximal_adam(
@@ -95,11 +98,12 @@ def proximal_adam(
       Loshchilov and Hutter, `Decoupled Weight Decay Regularization
       <https://arxiv.org/abs/1711.05101>`_, ICLR 2019.
     """
-    for value, name in ((learning_rate, "learning_rate"), (l1, "l1"), (eps, "eps")):
+    for value, name in ((learning_rate, "learning_rate"), (l1, "l1")):
         check_coefficient(value, name)
     check_coefficient(weight_decay, "weight_decay")
-    _check_rate(b1, "b1")
-    _check_rate(b2, "b2")
+    _check_static(eps, "eps")
+    _check_static(b1, "b1", upper=1)
+    _check_static(b2, "b2", upper=1)
 
     def value_at(hyperparameter, count):
         return hyperparameter(count) if callable(hyperparameter) else hyperparameter

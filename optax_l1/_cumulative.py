@@ -8,16 +8,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from optax_l1._elementwise import NO_PARAMS_MSG, wide_float
+from optax_l1._elementwise import NO_PARAMS_MSG, landing_dtype, wide_float
 from optax_l1._masks import MaskOrFn, is_float_array, with_mask
 from optax_l1._proximal import soft_threshold
-from optax_l1._validation import check_coefficient, is_static_zero
+from optax_l1._validation import check_coefficient
 
 
 class CumulativePenaltyState(NamedTuple):
     """State of :func:`l1_cumulative_penalty`: a plain pytree of arrays, checkpointable."""
 
-    count: jax.Array  # shape=(), dtype=jnp.int32; steps taken (indexes a schedule)
+    count: jax.Array  # shape=(), dtype=jnp.int32; updates made (indexes a schedule)
     total: jax.Array  # shape=(), float32 (float64 under x64); penalty every weight is owed
     total_error: jax.Array  # shape=(), like total; Kahan compensation for `total`
     unpenalized: Any  # like params, float32 or wider: w_0 + the sum of all updates u
@@ -35,9 +35,10 @@ def _charge(u, w, unpenalized, total):
     wide = unpenalized.dtype
     moved = unpenalized + u.astype(wide)
     new_w = soft_threshold(moved, total.astype(wide))
-    step = (new_w - w.astype(wide)).astype(u.dtype)
+    dtype = landing_dtype(u, w)
+    step = (new_w - w.astype(wide)).astype(dtype)
     # Nothing owed yet (a zero penalty so far): leave the update bitwise as it came.
-    return jnp.where(total == 0, u, step), moved
+    return jnp.where(total == 0, u.astype(dtype), step), moved
 
 
 def l1_cumulative_penalty(
@@ -88,7 +89,7 @@ def l1_cumulative_penalty(
       penalty: the penalty :math:`t \ge 0` per step, a float or an Optax schedule.
       mask: a pytree of bools with the structure of the params (or a prefix of it), or
         a callable returning one, as in :func:`optax.masked`: ``True`` where L1
-        applies. Only selected leaves get a ``q`` in the state.
+        applies. Only selected leaves get an unpenalized weight in the state.
 
     Returns:
       An :class:`optax.GradientTransformation` whose state is a
@@ -131,9 +132,8 @@ def l1_cumulative_penalty(
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError(NO_PARAMS_MSG)
+        # No shortcut for a zero penalty: the state must follow every update regardless.
         t = penalty(state.count) if callable(penalty) else penalty
-        if is_static_zero(t) and not callable(penalty):
-            return updates, state
         t = jnp.asarray(t, state.total.dtype)
         correction = t - state.total_error
         total = state.total + correction

@@ -64,17 +64,30 @@ def map_float_leaves(rule: Callable[[Any, Any], Any], updates: Any, params: Any)
     return jax.tree.map(apply, updates, params, is_leaf=lambda x: x is None)
 
 
+def landing_dtype(u: jax.Array, w: jax.Array) -> jnp.dtype:
+    """The dtype of an update meant to land exactly on a value: the wider of u's and w's.
+
+    With low-precision updates (bfloat16 gradients, say) for float32 params, an update
+    ``new - w`` rounded to bfloat16 would not land on ``new``, and exact zeros would be
+    lost; such updates are returned in the params' dtype instead.
+    """
+    return u.dtype if jnp.finfo(u.dtype).bits >= jnp.finfo(w.dtype).bits else w.dtype
+
+
 def per_weight_transform(
     rule: LeafRule,
     coefficient: optax.ScalarOrSchedule,
     name: str,
     mask: MaskOrFn | None,
+    *,
+    lands_on_param: bool = False,
 ) -> optax.GradientTransformation:
     """Builds a transform that maps each floating leaf ``u`` to ``rule(u, w, c)``.
 
-    ``rule`` gets the update, the parameter cast to the update's dtype and the
-    coefficient ``c`` in that dtype, so the result keeps the update's dtype. Where ``c``
-    is zero the update is returned bitwise unchanged.
+    ``rule`` gets the update, the parameter and the coefficient ``c``, all in one dtype:
+    the update's, or with ``lands_on_param`` (rules returning ``new - w``) the wider of
+    the update's and the parameter's, so that zeros land exactly. Where ``c`` is zero the
+    update is returned bitwise unchanged.
     """
     check_coefficient(coefficient, name)
 
@@ -91,9 +104,9 @@ def per_weight_transform(
         may_be_zero = callable(coefficient) or isinstance(c, jax.core.Tracer)
 
         def leaf(u, w):
-            dtype = u.dtype
-            out = rule(u, w.astype(dtype), jnp.asarray(c, dtype)).astype(dtype)
-            return jnp.where(c == 0, u, out) if may_be_zero else out
+            dtype = landing_dtype(u, w) if lands_on_param else u.dtype
+            out = rule(u.astype(dtype), w.astype(dtype), jnp.asarray(c, dtype)).astype(dtype)
+            return jnp.where(c == 0, u.astype(dtype), out) if may_be_zero else out
 
         return map_float_leaves(leaf, updates, params), new_state
 

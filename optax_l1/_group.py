@@ -6,20 +6,26 @@ import math
 from collections.abc import Sequence
 
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from optax_l1._elementwise import per_weight_transform, wide_float
 from optax_l1._masks import MaskOrFn
 
 
+def _as_int(a):
+    return int(a) if isinstance(a, np.integer) else a
+
+
 def _normalize_axes(axis: int | Sequence[int]) -> tuple[int, ...]:
+    axis = _as_int(axis)
     if hasattr(axis, "shape"):
         raise TypeError(
             f"`axis` must be static Python ints; got an array {axis!r}. Under "
             "`optax.inject_hyperparams`, pass `static_args=('axis',)`."
         )
     try:
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = (axis,) if isinstance(axis, int) else tuple(_as_int(a) for a in axis)
     except TypeError:
         axes = ()
     if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
@@ -116,4 +122,4 @@ def group_soft_threshold(
         shrunk = z * factor
         return shrunk - w_wide  # one rounding to the update's dtype, by the caller
 
-    return per_weight_transform(group_step, threshold, "threshold", mask)
+    return per_weight_transform(group_step, threshold, "threshold", mask, lands_on_param=True)

@@ -133,15 +133,21 @@ def full_mask(mask: MaskOrFn, params: Any) -> Any:
         ) from err
 
 
-def complement(mask: MaskOrFn) -> MaskOrFn:
-    """The mask selecting exactly what ``mask`` leaves out (same form: tree or callable)."""
+def complement(mask: MaskOrFn) -> Callable[[Any], Any]:
+    """A mask of the floating-point leaves that ``mask`` leaves out.
 
-    def invert(mask_tree):
-        return jax.tree.map(lambda selected: not selected, mask_tree)
+    Non-float leaves are in neither ``mask``'s complement nor (for the transforms here)
+    in effect in ``mask``, so integer leaves stay untouched whichever side they fall on.
+    """
 
-    if callable(mask):
-        return lambda params: invert(mask(params))
-    return invert(mask)
+    def select(params):
+        return jax.tree.map(
+            lambda selected, leaf: not selected and is_float_array(leaf),
+            full_mask(mask, params),
+            params,
+        )
+
+    return select
 
 
 def with_mask(inner: optax.GradientTransformation, mask: MaskOrFn | None):

@@ -8,16 +8,14 @@ import jax
 import jax.numpy as jnp
 
 from optax_l1._elementwise import wide_float
-from optax_l1._masks import MaskOrFn, full_mask
+from optax_l1._masks import MaskOrFn, full_mask, is_float_array
 
 
 def _selected_float_leaves(params: Any, mask: MaskOrFn | None) -> list[jax.Array]:
     leaves = jax.tree.leaves(params)
     chosen = [True] * len(leaves) if mask is None else jax.tree.leaves(full_mask(mask, params))
     return [
-        leaf
-        for leaf, keep in zip(leaves, chosen, strict=True)
-        if keep and jnp.issubdtype(leaf.dtype, jnp.floating)
+        leaf for leaf, keep in zip(leaves, chosen, strict=True) if keep and is_float_array(leaf)
     ]
 
 

@@ -73,4 +73,4 @@ def l1_soft_threshold(
       Beck and Teboulle, `A Fast Iterative Shrinkage-Thresholding Algorithm for Linear
       Inverse Problems <https://doi.org/10.1137/080716542>`_, SIAM J. Imaging Sci. 2009.
     """
-    return per_weight_transform(_threshold_step, threshold, "threshold", mask)
+    return per_weight_transform(_threshold_step, threshold, "threshold", mask, lands_on_param=True)

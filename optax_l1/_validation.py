@@ -13,11 +13,20 @@ import numpy as np
 def check_coefficient(value: Any, name: str) -> None:
     """Raises unless ``value`` is an Optax schedule or a finite, non-negative scalar.
 
-    Schedules are checked where they are evaluated, not here. Traced values (for
+    A schedule is checked at step 0 only (its later values are the caller's
+    responsibility: they are traced inside the jitted step). Traced values (for
     instance under ``optax.inject_hyperparams`` inside ``jax.jit``) were concrete
     when the transform was first built, so they are not checked again.
     """
-    if callable(value) or isinstance(value, jax.core.Tracer):
+    if isinstance(value, jax.core.Tracer):
+        return
+    if callable(value):
+        first = value(jnp.zeros([], jnp.int32))
+        if not isinstance(first, jax.core.Tracer) and not float(first) >= 0:
+            raise ValueError(
+                f"`{name}` is a schedule whose value at step 0 is {float(first)}; "
+                "it must be finite and non-negative"
+            )
         return
     try:
         array = np.asarray(value)

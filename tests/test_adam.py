@@ -192,3 +192,20 @@ def test_state_can_be_donated_to_a_jitted_step():
     for _ in range(3):
         params, state = step(params, state, jax.tree.map(jnp.ones_like, params))
     assert bool(jnp.all(jnp.isfinite(params["w"])))
+
+
+def test_static_hyperparameters_are_checked_by_name():
+    with pytest.raises(TypeError, match="`b1` must be a number, not a schedule"):
+        optax_l1.proximal_adam(0.1, 0.1, b1=lambda count: 0.9)
+    with pytest.raises(TypeError, match="`eps` must be a number"):
+        optax_l1.proximal_adam(0.1, 0.1, eps=lambda count: 1e-8)
+    with pytest.raises(ValueError, match="`b1`"):
+        optax_l1.proximal_adam(0.1, 0.1, b1=-0.5)
+
+
+def test_integer_leaves_are_left_alone_with_a_mask():
+    params = {"w": jnp.ones((2, 2)), "b": jnp.ones(2), "steps": jnp.array([3, 4], jnp.int32)}
+    grads = {"w": jnp.ones((2, 2)), "b": jnp.ones(2), "steps": jnp.array([1, 1], jnp.int32)}
+    tx = optax_l1.adam_l1(0.1, 0.2, mask=optax_l1.skip_biases)
+    updates, _ = tx.update(grads, tx.init(params), params)
+    assert_trees_bitwise_equal(updates["steps"], grads["steps"])

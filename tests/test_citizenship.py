@@ -238,3 +238,25 @@ def test_state_can_be_donated_to_a_jitted_step(transform, scheduled):
     for _ in range(3):
         params, state = step(params, state, jax.tree.map(jnp.ones_like, params))
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(params))
+
+
+def test_a_negative_schedule_is_refused_at_construction(transform):
+    factory, name, _ = transform
+    with pytest.raises(ValueError, match=f"`{name}` is a schedule whose value at step 0"):
+        factory(lambda count: -0.5)
+
+
+@pytest.mark.parametrize("name", ["l1_soft_threshold", "l1_cumulative_penalty", "group"])
+def test_low_precision_updates_still_land_on_exact_zeros(name):
+    """Mixed precision: bfloat16 gradients for float32 params must not lose the zeros."""
+    factory = {
+        "l1_soft_threshold": lambda: optax_l1.l1_soft_threshold(0.5),
+        "l1_cumulative_penalty": lambda: optax_l1.l1_cumulative_penalty(0.5),
+        "group": lambda: optax_l1.group_soft_threshold(2.0, axis=0),
+    }[name]
+    tx = factory()
+    params = jnp.array([0.3, 0.7], jnp.float32)
+    updates, _ = tx.update(jnp.zeros(2, jnp.bfloat16), tx.init(params), params)
+    new = optax.apply_updates(params, updates)
+    assert new.dtype == jnp.float32 and updates.dtype == jnp.float32
+    assert float(new[0]) == 0.0

@@ -200,3 +200,22 @@ def test_the_parameter_is_recomputed_from_the_unpenalized_weight():
     edited = jnp.array([5.0])  # changed outside the optimizer
     updates, state = tx.update(jnp.zeros(1), state, edited)
     assert float(optax.apply_updates(edited, updates)[0]) == 0.75
+
+
+def test_a_zero_penalty_still_keeps_the_state_up_to_date():
+    """Raising a zero penalty later (inject_hyperparams, eager) must not lose earlier steps."""
+    outcomes = []
+    for jit in (False, True):
+        tx = optax.inject_hyperparams(optax_l1.l1_cumulative_penalty)(penalty=0.0)
+        update = jax.jit(tx.update) if jit else tx.update
+        params = jnp.array([1.0, -1.0])
+        state = tx.init(params)
+        for _ in range(3):
+            updates, state = update(jnp.array([0.5, 0.5]), state, params)
+            params = optax.apply_updates(params, updates)
+        assert int(state.inner_state.count) == 3
+        state.hyperparams["penalty"] = jnp.asarray(0.125)
+        updates, state = update(jnp.zeros(2), state, params)
+        outcomes.append(np.asarray(optax.apply_updates(params, updates)))
+    np.testing.assert_array_equal(outcomes[0], outcomes[1])
+    np.testing.assert_allclose(outcomes[0], [2.375, 0.375])

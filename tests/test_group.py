@@ -96,3 +96,11 @@ def test_inject_hyperparams_needs_axis_static_and_says_so():
     updates, _ = jax.jit(tx.update)(jnp.zeros((2, 2)), tx.init(params), params)
     expected_norm_after = np.sqrt(2) - 0.1
     np.testing.assert_allclose(np.linalg.norm(params + updates, axis=0), expected_norm_after)
+
+
+def test_numpy_integer_axes_are_accepted():
+    kernel = jnp.array([[3.0, 0.1], [4.0, -0.1]])
+    for axis in (np.int64(0), (np.int32(0),)):
+        tx = optax_l1.group_soft_threshold(1.0, axis=axis)
+        updates, _ = tx.update(jnp.zeros_like(kernel), tx.init(kernel), kernel)
+        assert float(optax.apply_updates(kernel, updates)[0, 1]) == 0.0
