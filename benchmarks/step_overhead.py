@@ -212,7 +212,7 @@ def train_step_table(params, batch_size: int, repeats: int, inner: int):
     rows, records = [], []
     for host in ("sgd", "adam"):
         variants = {
-            f"{host} + L1 in the loss (jax.grad of lambda*sum|w|)": (HOSTS[host](), True),
+            f"{host} + L1 in the loss (jax.grad of lambda*sum(abs(w)))": (HOSTS[host](), True),
             f"{host} + add_l1_gradient": (
                 optax.chain(ADDONS["add_l1_gradient"][1](), HOSTS[host]()),
                 False,
