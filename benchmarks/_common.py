@@ -31,10 +31,10 @@ def time_call(fn: Callable[[], object], inner: int) -> float:
     return (time.perf_counter() - start) / inner
 
 
-def interleaved_medians(
+def interleaved_samples(
     calls: dict[str, Callable[[], object]], repeats: int, inner: int
-) -> dict[str, float]:
-    """Median seconds per call of each entry, measured in interleaved rounds.
+) -> dict[str, list[float]]:
+    """Seconds per call of each entry, one sample per round, measured in interleaved rounds.
 
     Each round times every entry once, rotating the order, so that drifts in machine
     load hit every entry alike. Every entry is called once first to compile and warm up.
@@ -47,7 +47,25 @@ def interleaved_medians(
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
             samples[name].append(time_call(calls[name], inner))
+    return samples
+
+
+def interleaved_medians(
+    calls: dict[str, Callable[[], object]], repeats: int, inner: int
+) -> dict[str, float]:
+    """Median seconds per call of each entry (see :func:`interleaved_samples`)."""
+    samples = interleaved_samples(calls, repeats, inner)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def paired_overhead(samples: dict[str, list[float]], name: str, baseline: str) -> float:
+    """Median over rounds of ``name``'s time over ``baseline``'s in the same round, minus 1.
+
+    On a shared machine the load drifts between rounds; a ratio within a round cancels
+    most of that drift, so it is steadier than a ratio of two medians.
+    """
+    ratios = [a / b for a, b in zip(samples[name], samples[baseline], strict=True)]
+    return statistics.median(ratios) - 1
 
 
 def markdown_table(headers: list[str], rows: list[list[object]]) -> str:

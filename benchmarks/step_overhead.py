@@ -1,25 +1,29 @@
 """What each optax_l1 transform adds to its host optimizer's update step, and to a train step.
 
-Run: python benchmarks/step_overhead.py [--layers 8 --width 2048] [--repeats 7]
+Run: python benchmarks/step_overhead.py [--layers 8 --width 2048] [--repeats 11]
 
 Part 1 times a jitted optimizer update alone (grads and state in, new params and state
 out; no model) on a tree of `layers` kernels of width x width with biases (33.6M float32
 parameters by default), for SGD, SGD with momentum and Adam, each alone, chained with
 each optax_l1 transform (masked with `skip_biases`), and with `optax.add_decayed_weights`
 (L2, the same-shaped elementwise peer). It also reports XLA's count of bytes accessed by
-each compiled step and the effective bandwidth, next to a plain fused `p + c * g`.
+each compiled step and the effective bandwidth, next to a plain fused `p + c * g`, and
+what each transform moves beyond reading and writing its own state (zero is the floor:
+an elementwise transform can ride on the host's pass over memory).
 
 Part 2 times a full train step of an MLP: the usual "L1 term in the loss" approach
 (lambda * sum|w| added to the loss, differentiated by jax.grad) against our transforms
 in the same step.
 
-Variants are interleaved, repeated, and summarized by medians; ratios are against the
-host optimizer measured in the same process.
+Variants are interleaved, repeated, and summarized by medians. A ratio against the host
+(or against L1 in the loss) is the median over rounds of the ratio within a round, so
+that drifts in the machine's load between rounds cancel.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -29,7 +33,15 @@ import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, interleaved_medians, machine, markdown_table, write_results
+from _common import (
+    RESULTS,
+    interleaved_medians,
+    interleaved_samples,
+    machine,
+    markdown_table,
+    paired_overhead,
+    write_results,
+)
 
 import optax_l1
 
@@ -100,12 +112,13 @@ def update_step_runner(tx, params, grads):
     jitted = jax.jit(step, donate_argnums=(0, 1))
     carry = [jax.tree.map(jnp.copy, params), tx.init(params)]
     compiled = jitted.lower(carry[0], carry[1], grads).compile()
+    state_bytes = sum(x.nbytes for x in jax.tree.leaves(carry[1]))
 
     def run():
         carry[0], carry[1] = compiled(carry[0], carry[1], grads)
         jax.block_until_ready(carry[0])
 
-    return run, bytes_accessed(compiled)
+    return run, bytes_accessed(compiled), state_bytes
 
 
 def fused_elementwise_runner(params, grads):
@@ -134,6 +147,7 @@ def update_step_table(params, repeats: int, inner: int) -> tuple[list[list[objec
             "",
             floor_bytes / 1e6,
             "",
+            "",
             floor_bytes / floor_time / 1e9,
         ]
     ]
@@ -142,18 +156,23 @@ def update_step_table(params, repeats: int, inner: int) -> tuple[list[list[objec
         runners = {
             name: update_step_runner(tx, params, grads) for name, tx in variants_for(host).items()
         }
-        times = interleaved_medians({k: v[0] for k, v in runners.items()}, repeats, inner)
-        base_time, base_bytes = times[host], runners[host][1]
-        for name, seconds in times.items():
-            nbytes = runners[name][1]
+        samples = interleaved_samples({k: v[0] for k, v in runners.items()}, repeats, inner)
+        _, base_bytes, base_state = runners[host]
+        for name, times in samples.items():
+            seconds = statistics.median(times)
+            _, nbytes, state_bytes = runners[name]
+            overhead = paired_overhead(samples, name, host)
+            # What the transform moves beyond the host, less reading and writing its state.
+            beyond_state = nbytes - base_bytes - 2 * (state_bytes - base_state)
             rows.append(
                 [
                     name,
                     host,
                     seconds * 1e3,
-                    f"{seconds / base_time - 1:+.1%}" if name != host else "",
+                    f"{overhead:+.1%}" if name != host else "",
                     nbytes / 1e6,
                     f"{(nbytes - base_bytes) / 1e6:+.0f}" if name != host else "",
+                    f"{beyond_state / 1e6:+.0f}" if name != host else "",
                     nbytes / seconds / 1e9,
                 ]
             )
@@ -162,8 +181,11 @@ def update_step_table(params, repeats: int, inner: int) -> tuple[list[list[objec
                     "variant": name,
                     "host": host,
                     "seconds": seconds,
+                    "samples": times,
                     "bytes": nbytes,
-                    "overhead": seconds / base_time - 1,
+                    "state_bytes": state_bytes,
+                    "bytes_beyond_own_state": beyond_state,
+                    "overhead": overhead,
                     "params": n_params,
                 }
             )
@@ -221,6 +243,10 @@ def train_step_table(params, batch_size: int, repeats: int, inner: int):
                 optax.chain(HOSTS[host](), ADDONS["l1_sign_decay"][1]()),
                 False,
             ),
+            f"{host} + l1_soft_threshold": (
+                optax.chain(HOSTS[host](), ADDONS["l1_soft_threshold"][1]()),
+                False,
+            ),
             f"{host} + l1_cumulative_penalty": (
                 optax.chain(HOSTS[host](), ADDONS["l1_cumulative_penalty"][1]()),
                 False,
@@ -232,12 +258,14 @@ def train_step_table(params, batch_size: int, repeats: int, inner: int):
             name: train_step_runner(tx, params, batch, in_loss)
             for name, (tx, in_loss) in variants.items()
         }
-        times = interleaved_medians(runners, repeats, inner)
-        reference = next(iter(times.values()))
-        for name, seconds in times.items():
-            rows.append([name, seconds * 1e3, f"{seconds / reference - 1:+.1%}"])
+        samples = interleaved_samples(runners, repeats, inner)
+        reference = next(iter(samples))
+        for name, times in samples.items():
+            seconds = statistics.median(times)
+            overhead = paired_overhead(samples, name, reference)
+            rows.append([name, seconds * 1e3, f"{overhead:+.1%}"])
             records.append(
-                {"variant": name, "seconds": seconds, "vs_l1_in_loss": seconds / reference - 1}
+                {"variant": name, "seconds": seconds, "samples": times, "vs_l1_in_loss": overhead}
             )
     return rows, records
 
@@ -249,7 +277,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--mlp-layers", type=int, default=4, help="MLP depth for part 2")
     parser.add_argument("--mlp-width", type=int, default=1024, help="MLP width for part 2")
     parser.add_argument("--batch-size", type=int, default=128, help="MLP batch for part 2")
-    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds (>= 7)")
+    parser.add_argument("--repeats", type=int, default=11, help="interleaved rounds (>= 7)")
     parser.add_argument("--inner", type=int, default=3, help="calls per timing")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -262,7 +290,16 @@ def main(argv=None) -> dict:
         f"{n / 1e6:.1f}M float32 parameters; medians of {args.repeats} interleaved rounds"
     )
     rows, records = update_step_table(params, args.repeats, args.inner)
-    headers = ["variant", "host", "ms / step", "vs host", "MB accessed (XLA)", "extra MB", "GB/s"]
+    headers = [
+        "variant",
+        "host",
+        "ms / step",
+        "vs host",
+        "MB accessed (XLA)",
+        "extra MB",
+        "extra MB beyond own state",
+        "GB/s",
+    ]
     part1 = markdown_table(headers, rows)
     print(part1)
     del params

@@ -36,9 +36,10 @@ def _charge(u, w, unpenalized, total):
     moved = unpenalized + u.astype(wide)
     new_w = soft_threshold(moved, total.astype(wide))
     dtype = landing_dtype(u, w)
-    step = (new_w - w.astype(wide)).astype(dtype)
-    # Nothing owed yet (a zero penalty so far): leave the update bitwise as it came.
-    return jnp.where(total == 0, u.astype(dtype), step), moved
+    # Not `where(total == 0, u, ...)`: reading u a second time costs a pass over memory
+    # (and under Adam, materializing its update). With nothing owed, r == w, and
+    # w + ((w + u) - w) rounds to w + u exactly, so the params still land bitwise.
+    return (new_w - w.astype(wide)).astype(dtype), moved
 
 
 def l1_cumulative_penalty(
@@ -66,7 +67,10 @@ def l1_cumulative_penalty(
     soft-threshold (:func:`l1_soft_threshold`) charges only :math:`t` per step, so a
     weight that a noisy gradient pushes off zero stays off it; here the debt carries
     over, and such weights go back to exactly zero. The update returned is
-    :math:`w' - w`, so zeros land bitwise.
+    :math:`w' - w`, so zeros land bitwise. It is that even while nothing is owed (a
+    zero penalty, a warm-up schedule): the params then land bitwise where
+    :math:`w + u` would (float32 and wider params; under ``jit``, to an ulp), though
+    the update itself may differ from :math:`u` by rounding.
 
     How it is computed: with :math:`|q| \le U` (which the rules keep), they are exactly
     :math:`w' = S_U(r')` with :math:`r' = r + u` and :math:`r = w - q`: the weight is the

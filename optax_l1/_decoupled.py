@@ -10,7 +10,9 @@ from optax_l1._masks import MaskOrFn
 
 
 def _decay_toward_zero(u, w, d):
-    return u - jnp.sign(w) * jnp.minimum(jnp.abs(w), d)
+    # clip(w, -d, d) is sign(w) * min(|w|, d) bitwise (signed zeros and NaN included)
+    # in two operations instead of four: measurably cheaper on CPU.
+    return u - jnp.clip(w, -d, d)
 
 
 def l1_sign_decay(

@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -12,18 +14,42 @@ import sparsity_frontier  # noqa: E402
 import step_overhead  # noqa: E402
 
 
-def test_step_overhead_reports_every_variant(tmp_path):
+@pytest.fixture(scope="module")
+def step_overhead_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("step_overhead")
     argv = ["--layers", "2", "--width", "64", "--mlp-layers", "2", "--mlp-width", "32"]
-    argv += ["--batch-size", "8", "--repeats", "1", "--inner", "1", "--out", str(tmp_path)]
-    data = step_overhead.main(argv)
+    argv += ["--batch-size", "8", "--repeats", "1", "--inner", "1", "--out", str(out)]
+    return step_overhead.main(argv), out
+
+
+def test_step_overhead_reports_every_variant(step_overhead_run):
+    data, out = step_overhead_run
     variants = {r["variant"] for r in data["update_step"]}
     for host in step_overhead.HOSTS:
         assert host in variants
         for addon in step_overhead.ADDONS:
             assert f"{host} + {addon}" in variants
     assert all(r["bytes"] > 0 and r["seconds"] > 0 for r in data["update_step"])
-    saved = json.loads((tmp_path / "step_overhead.json").read_text())
-    assert saved["train_step"] and (tmp_path / "step_overhead.md").exists()
+    saved = json.loads((out / "step_overhead.json").read_text())
+    assert saved["train_step"] and (out / "step_overhead.md").exists()
+
+
+def test_memory_traffic_stays_at_its_floor(step_overhead_run):
+    """XLA's byte count is deterministic: a regression in fusion shows here, not in timings."""
+    data, _ = step_overhead_run
+    beyond = {r["variant"]: r["bytes_beyond_own_state"] for r in data["update_step"] if "host" in r}
+    kernel_bytes = 2 * 64 * 64 * 4  # the tree's kernels, the leaves L1 applies to
+    scalars = 128  # step counts and totals
+    for host in step_overhead.HOSTS:
+        for addon in ("l1_sign_decay", "l1_soft_threshold"):
+            assert beyond[f"{host} + {addon}"] <= scalars
+        # coupled L1 costs what Optax's own coupled L2 costs, no more
+        coupled = beyond[f"{host} + add_l1_gradient"]
+        assert coupled <= beyond[f"{host} + add_decayed_weights (L2 peer)"] + scalars
+        # its state, plus one re-read: XLA:CPU does not fuse sibling outputs (README)
+        assert beyond[f"{host} + l1_cumulative_penalty"] <= kernel_bytes + scalars
+    assert beyond["sgd + add_l1_gradient"] <= scalars
+    assert beyond["adam_l1 (proximal Adam)"] <= scalars
 
 
 def test_sparsity_frontier_quick(tmp_path):

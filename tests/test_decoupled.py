@@ -62,3 +62,19 @@ def test_decay_never_increases_magnitude_nor_moves_more_than_decay(w, decay):
     assert np.all(np.abs(new) <= np.abs(w))
     assert np.all(np.abs(np.asarray(updates)) <= np.float32(decay))
     assert np.all(new * w >= 0), "decay carried a weight across zero"
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_update_is_bitwise_the_sign_times_min_definition(jit):
+    """The rule is computed as a clip; it must equal -sign(w) * min(|w|, d) bit for bit."""
+    specials = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45, 0.25, -0.25, 0.3, -3.0]
+    rng = np.random.default_rng(0)
+    params = jnp.asarray(np.concatenate([specials, rng.normal(size=200)]), jnp.float32)
+    grads = jnp.asarray(rng.normal(size=params.shape), jnp.float32)
+    d = np.float32(0.25)
+    tx = optax_l1.l1_sign_decay(d)
+    update = jax.jit(tx.update) if jit else tx.update
+    updates, _ = update(grads, tx.init(params), params)
+    w = np.asarray(params)
+    expected = np.asarray(grads) - np.sign(w) * np.minimum(np.abs(w), d)
+    assert_trees_bitwise_equal(updates, jnp.asarray(expected, jnp.float32))
