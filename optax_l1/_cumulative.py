@@ -38,7 +38,7 @@ def _charge(u, w, unpenalized, total):
     dtype = landing_dtype(u, w)
     # Not `where(total == 0, u, ...)`: reading u a second time costs a pass over memory
     # (and under Adam, materializing its update). With nothing owed, r == w, and
-    # w + ((w + u) - w) rounds to w + u exactly, so the params still land bitwise.
+    # w + ((w + u) - w) rounds to w + u exactly, so finite params still land bitwise.
     return (new_w - w.astype(wide)).astype(dtype), moved
 
 
@@ -68,9 +68,11 @@ def l1_cumulative_penalty(
     weight that a noisy gradient pushes off zero stays off it; here the debt carries
     over, and such weights go back to exactly zero. The update returned is
     :math:`w' - w`, so zeros land bitwise. It is that even while nothing is owed (a
-    zero penalty, a warm-up schedule): the params then land bitwise where
-    :math:`w + u` would (float32 and wider params; under ``jit``, to an ulp), though
-    the update itself may differ from :math:`u` by rounding.
+    zero penalty, a warm-up schedule): finite float32 and wider params then land where
+    :math:`w + u` would, bitwise (eagerly; under ``jit``, to an ulp), though the update
+    itself may differ from :math:`u` by rounding and an infinite param becomes NaN.
+    Narrower params (bfloat16, float16) follow the float32 unpenalized weight rounded
+    to their dtype, so they differ from a run without the transform.
 
     How it is computed: with :math:`|q| \le U` (which the rules keep), they are exactly
     :math:`w' = S_U(r')` with :math:`r' = r + u` and :math:`r = w - q`: the weight is the

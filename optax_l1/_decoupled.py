@@ -10,7 +10,7 @@ from optax_l1._masks import MaskOrFn
 
 
 def _decay_toward_zero(u, w, d):
-    # clip(w, -d, d) is sign(w) * min(|w|, d) bitwise (signed zeros and NaN included)
+    # For d >= 0, clip(w, -d, d) is sign(w) * min(|w|, d) bitwise (signed zeros, NaN)
     # in two operations instead of four: measurably cheaper on CPU.
     return u - jnp.clip(w, -d, d)
 
