@@ -585,13 +585,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def require_positive(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, names: Sequence[str]
+) -> None:
+    """Exits with a usage error if any of the named integer options is given below 1."""
+    for name in names:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parses ``argv`` and fills the per-data-set and per-optimizer defaults but ``l1``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "train_limit"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(parser, args, ("epochs", "batch_size", "train_limit"))
     for key, value in DATASET_DEFAULTS[args.dataset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)

@@ -349,9 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "train_limit", "simulate_devices"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    flax_mlp.require_positive(
+        parser, args, ("epochs", "batch_size", "train_limit", "simulate_devices")
+    )
     if args.learning_rate is None:
         args.learning_rate = LEARNING_RATES[args.optimizer]
     return args
