@@ -57,15 +57,18 @@ HOSTS = {
 # name -> (position relative to the host, factory)
 ADDONS = {
     "add_l1_gradient": ("before", lambda: optax_l1.add_l1_gradient(LAM, mask=MASK)),
-    "l1_sign_decay": ("after", lambda: optax_l1.l1_sign_decay(LR * LAM, mask=MASK)),
-    "l1_soft_threshold": ("after", lambda: optax_l1.l1_soft_threshold(LR * LAM, mask=MASK)),
+    "l1_sign_decay": ("after", lambda: optax_l1.l1_sign_decay(LAM, learning_rate=LR, mask=MASK)),
+    "l1_soft_threshold": (
+        "after",
+        lambda: optax_l1.l1_soft_threshold(LAM, learning_rate=LR, mask=MASK),
+    ),
     "l1_cumulative_penalty": (
         "after",
-        lambda: optax_l1.l1_cumulative_penalty(LR * LAM, mask=MASK),
+        lambda: optax_l1.l1_cumulative_penalty(LAM, learning_rate=LR, mask=MASK),
     ),
     "group_soft_threshold": (
         "after",
-        lambda: optax_l1.group_soft_threshold(LR * LAM, axis=0, mask=MASK),
+        lambda: optax_l1.group_soft_threshold(LAM, axis=0, learning_rate=LR, mask=MASK),
     ),
     "add_decayed_weights (L2 peer)": (
         "before",

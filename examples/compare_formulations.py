@@ -53,9 +53,13 @@ def main(argv=None):
     lr, lam = 0.05, args.l1
     runs = {
         "SGD + add_l1_gradient": optax.chain(optax_l1.add_l1_gradient(lam), optax.sgd(lr)),
-        "SGD + l1_sign_decay": optax.chain(optax.sgd(lr), optax_l1.l1_sign_decay(lr * lam)),
+        "SGD + l1_sign_decay": optax.chain(
+            optax.sgd(lr), optax_l1.l1_sign_decay(lam, learning_rate=lr)
+        ),
         "Adam + add_l1_gradient": optax.chain(optax_l1.add_l1_gradient(lam), optax.adam(lr)),
-        "Adam + l1_sign_decay": optax.chain(optax.adam(lr), optax_l1.l1_sign_decay(lr * lam)),
+        "Adam + l1_sign_decay": optax.chain(
+            optax.adam(lr), optax_l1.l1_sign_decay(lam, learning_rate=lr)
+        ),
     }
     print(f"devices: {jax.devices()}")
     print(

@@ -106,8 +106,7 @@ class OptConfig:
 def _l1_with_host(method: str, transform: Callable[..., optax.GradientTransformation]):
     """A method that regularizes the host's steps, through ``optax_l1.sgd_l1`` under SGD.
 
-    Under SGD the alias derives the per-step amount ``lr * l1`` itself; under Adam the
-    transform goes after Adam's step with that same amount.
+    Every method takes the same ``l1`` and the host's learning rate.
     """
 
     def build(c: OptConfig) -> optax.GradientTransformation:
@@ -115,14 +114,16 @@ def _l1_with_host(method: str, transform: Callable[..., optax.GradientTransforma
             return optax_l1.sgd_l1(c.learning_rate, c.l1, method=method, mask=c.mask)
         if method == "subgradient":
             return optax.chain(transform(c.l1, mask=c.mask), c.host())
-        return optax.chain(c.host(), transform(c.learning_rate * c.l1, mask=c.mask))
+        return optax.chain(c.host(), transform(c.l1, learning_rate=c.learning_rate, mask=c.mask))
 
     return build
 
 
-def _group_neurons(threshold: float, mask: Any) -> optax.GradientTransformation:
+def _group_neurons(l1: float, learning_rate: float, mask: Any) -> optax.GradientTransformation:
     """Group lasso over each output neuron's incoming weights (axis 0 of a Dense kernel)."""
-    return optax_l1.group_soft_threshold(threshold, axis=0, mask=mask, scale_by_group_size=True)
+    return optax_l1.group_soft_threshold(
+        l1, axis=0, learning_rate=learning_rate, mask=mask, scale_by_group_size=True
+    )
 
 
 def _adam_l1(c: OptConfig) -> optax.GradientTransformation:
@@ -140,7 +141,7 @@ METHODS: dict[str, Callable[[OptConfig], optax.GradientTransformation]] = {
     "l1_soft_threshold": _l1_with_host("proximal", optax_l1.l1_soft_threshold),
     "l1_cumulative_penalty": _l1_with_host("cumulative", optax_l1.l1_cumulative_penalty),
     "group_soft_threshold": lambda c: optax.chain(
-        c.host(), _group_neurons(c.learning_rate * c.l1, c.mask)
+        c.host(), _group_neurons(c.l1, c.learning_rate, c.mask)
     ),
     "adam_l1": _adam_l1,
 }

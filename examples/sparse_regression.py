@@ -36,18 +36,12 @@ def objective(x, y, w, alpha):
 
 
 def methods(lr: optax.Schedule, alpha: float) -> dict[str, optax.GradientTransformation]:
-    """Each L1 method with plain SGD; per-step thresholds follow the learning rate."""
-
-    def per_step(t):
-        return lr(t) * alpha
-
+    """Each L1 method with plain SGD, all with the same ``l1`` and learning-rate schedule."""
     return {
         "add_l1_gradient": optax.chain(optax_l1.add_l1_gradient(alpha), optax.sgd(lr)),
-        "l1_sign_decay": optax.chain(optax.sgd(lr), optax_l1.l1_sign_decay(per_step)),
-        "l1_soft_threshold": optax.chain(optax.sgd(lr), optax_l1.l1_soft_threshold(per_step)),
-        "l1_cumulative_penalty": optax.chain(
-            optax.sgd(lr), optax_l1.l1_cumulative_penalty(per_step)
-        ),
+        "l1_sign_decay": optax_l1.sgd_l1(lr, alpha, method="decoupled"),
+        "l1_soft_threshold": optax_l1.sgd_l1(lr, alpha, method="proximal"),
+        "l1_cumulative_penalty": optax_l1.sgd_l1(lr, alpha, method="cumulative"),
     }
 
 

@@ -1,4 +1,4 @@
-"""Coupled L1: the subgradient of ``l1_coeff * sum|w|`` added to the gradient."""
+"""Coupled L1: the subgradient of ``l1 * sum|w|`` added to the gradient."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ def _add_subgradient(u, w, c):
 
 
 def add_l1_gradient(
-    l1_coeff: optax.ScalarOrSchedule,
+    l1: optax.ScalarOrSchedule,
     mask: MaskOrFn | None = None,
 ) -> optax.GradientTransformation:
-    r"""Adds the L1 subgradient ``l1_coeff * sign(w)`` to the incoming gradients.
+    r"""Adds the L1 subgradient ``l1 * sign(w)`` to the incoming gradients.
 
     This is L1 regularization *coupled* to the optimizer: the penalty becomes part of
-    the gradient, exactly as if ``l1_coeff * sum(|w|)`` had been added to the loss.
+    the gradient, exactly as if ``l1 * sum(|w|)`` had been added to the loss.
     Place it **before** the optimizer, where the updates are still gradients:
 
     .. math::
@@ -31,15 +31,19 @@ def add_l1_gradient(
     Under momentum or Adam the penalty enters the moment estimates (and, under Adam,
     is divided by the second moment); use :func:`l1_sign_decay` to keep it out of
     them. Subgradient L1 never produces exact zeros: weights chatter around zero with
-    an amplitude of about ``learning_rate * (l1_coeff + |g|)``.
+    an amplitude of about ``learning_rate * (l1 + |g|)``. It takes no learning rate:
+    it acts on gradients, before the optimizer scales them.
 
-    With a loss that is a mean over a batch, ``l1_coeff`` is the penalty per example;
-    to regularize a sum over a data set of ``N`` examples by ``C * sum|w|``, pass
-    ``C / N``.
+    ``l1`` is :math:`\lambda` in ``mean_batch_loss + λ‖w‖₁``, as everywhere in this
+    library: the penalty per example (to regularize a sum over a data set of ``N``
+    examples by ``C‖w‖₁``, pass ``C / N``). The penalty is computed at the wider of the
+    gradient's and the parameter's precision and returned in it, as
+    :func:`optax.add_decayed_weights` does: with bfloat16 gradients for float32 params
+    a small ``l1`` is not rounded away.
 
     Args:
-      l1_coeff: the L1 coefficient :math:`\lambda \ge 0`, a float or an Optax
-        schedule of the step count.
+      l1: the L1 strength :math:`\lambda \ge 0`, a float or an Optax schedule of the
+        step count.
       mask: a pytree of bools with the structure of the params (or a prefix of it), or
         a callable returning one, as in :func:`optax.masked`: ``True`` where L1
         applies. :func:`optax_l1.skip_biases` skips biases and norm scales.
@@ -48,7 +52,9 @@ def add_l1_gradient(
       An :class:`optax.GradientTransformation`. Its ``update`` needs ``params``.
 
     Raises:
-      ValueError: if ``l1_coeff`` is negative, NaN or infinite.
+      ValueError: if ``l1`` is negative, NaN, infinite or not a real scalar (for a
+        schedule: its value at step 0); from ``init``, for complex parameters; from
+        ``update``, without ``params`` or for updates shaped unlike the params.
 
     Example:
       >>> import jax.numpy as jnp
@@ -65,4 +71,4 @@ def add_l1_gradient(
       Tibshirani, `Regression Shrinkage and Selection via the Lasso
       <https://doi.org/10.1111/j.2517-6161.1996.tb02080.x>`_, JRSS B 1996.
     """
-    return per_weight_transform(_add_subgradient, l1_coeff, "l1_coeff", mask)
+    return per_weight_transform(_add_subgradient, {"l1": l1}, None, mask, "add_l1_gradient")

@@ -8,51 +8,76 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from optax_l1._elementwise import NO_PARAMS_MSG, landing_dtype, wide_float
-from optax_l1._masks import MaskOrFn, is_float_array, with_mask
-from optax_l1._proximal import soft_threshold
-from optax_l1._validation import check_coefficient
+from optax_l1._elementwise import (
+    NO_PARAMS_MSG,
+    as_float_leaf,
+    check_real_params,
+    compute_dtype,
+    landing_dtype,
+    per_step_amount,
+    wide_float,
+)
+from optax_l1._masks import MaskOrFn, is_float_leaf, with_mask
+from optax_l1._proximal import clip_symmetric, soft_threshold
+from optax_l1._schedule_free import refuse_inside_schedule_free
+from optax_l1._validation import check_coefficient, is_static_zero
 
 
 class CumulativePenaltyState(NamedTuple):
     """State of :func:`l1_cumulative_penalty`: a plain pytree of arrays, checkpointable."""
 
-    count: jax.Array  # shape=(), dtype=jnp.int32; updates made (indexes a schedule)
+    count: jax.Array  # shape=(), dtype=jnp.int32; updates made (indexes the schedules)
     total: jax.Array  # shape=(), float32 (float64 under x64); penalty every weight is owed
     total_error: jax.Array  # shape=(), like total; Kahan compensation for `total`
-    unpenalized: Any  # like params, float32 or wider: w_0 + the sum of all updates u
+    unpenalized: Any  # like params, float32 or wider: the weight before this step's penalty
 
 
-def _charge(u, w, unpenalized, total):
-    """One weight's step: the new weight is the unpenalized one soft-thresholded by the total.
+def _charge(u, w, unpenalized, owed_before, total, shrink=None):
+    """One weight's step, relative to the live parameter ``w``.
 
-    Returns the update and the new unpenalized weight. The new parameter depends on the
-    old parameter only through the returned difference, and the new state not at all,
-    so XLA can write both in place of their (donated) inputs.
+    ``clip(r, -U_prev, U_prev)`` is minus the penalty the weight has received so far
+    (``-q`` in the paper), as ``S_U(r) = r - clip(r, -U, U)`` was the parameter the last
+    step gave. The new unpenalized weight is the live weight plus that, plus the
+    update; the new parameter is it soft-thresholded by the new total. If the params were
+    changed between steps (weights loaded, a lookahead sync, a restore), the live value
+    is the one that moves: the penalty it was already charged is kept, so it is charged
+    only what it still owes.
+
+    A state entry that a non-finite step made NaN is rebuilt from the live weight: a
+    nonzero weight has been charged the whole total so far (the paper's rule leaves
+    ``q = -U sign(w)`` after every step that ends off zero), a zero one is taken to owe
+    the whole total. So restoring finite params after a bad step recovers.
+
+    The new state depends on ``w``, ``u`` and the old state; the new parameter only on
+    the new state (and on ``w``, which the returned difference subtracts): XLA then
+    reads the new state instead of computing the sum twice.
     """
-    if u is None or unpenalized is None:
-        return u, unpenalized
-    wide = unpenalized.dtype
-    moved = unpenalized + u.astype(wide)
-    new_w = soft_threshold(moved, total.astype(wide))
-    dtype = landing_dtype(u, w)
-    # Not `where(total == 0, u, ...)`: reading u a second time costs a pass over memory
-    # (and under Adam, materializing its update). With nothing owed, r == w, and
-    # w + ((w + u) - w) rounds to w + u exactly, so finite params still land bitwise.
-    return (new_w - w.astype(wide)).astype(dtype), moved
+    dtype = compute_dtype(u, w)
+    w_wide, r = w.astype(dtype), unpenalized.astype(dtype)
+    owed = owed_before.astype(dtype)
+    received = jnp.where(jnp.isnan(r), owed * jnp.sign(w_wide), clip_symmetric(r, owed))
+    moved = w_wide + u.astype(dtype) + received
+    new_w = soft_threshold(moved, total.astype(dtype))
+    if shrink is not None:  # elastic net: the L2 prox on top
+        new_w = new_w / (1 + shrink.astype(dtype))
+    return (new_w - w_wide).astype(landing_dtype(u, w)), moved.astype(unpenalized.dtype)
 
 
 def l1_cumulative_penalty(
-    penalty: optax.ScalarOrSchedule,
+    l1: optax.ScalarOrSchedule,
+    *,
+    learning_rate: optax.ScalarOrSchedule,
+    l2: optax.ScalarOrSchedule = 0.0,
     mask: MaskOrFn | None = None,
 ) -> optax.GradientTransformation:
     r"""Applies L1 as a cumulative penalty: exact zeros, robust to minibatch noise.
 
     The method of Tsuruoka, Tsujii and Ananiadou (2009), which scikit-learn's
     ``SGDClassifier``/``SGDRegressor`` use for ``penalty='l1'``. Place it **last** in a
-    chain. The state keeps :math:`U`, the total penalty a weight could have received so
-    far, and for every weight :math:`q`, the (signed) penalty it actually received.
-    Each step, with :math:`t` the penalty of this step and :math:`z = w + u`:
+    chain, after the learning-rate scaling, with the host optimizer's learning rate. The
+    state keeps :math:`U`, the total penalty a weight could have received so far, and
+    what every weight actually received, :math:`q` (signed). Each step, with
+    :math:`t = \eta_t\lambda_t` the penalty of this step and :math:`z = w + u`:
 
     .. math::
 
@@ -67,48 +92,58 @@ def l1_cumulative_penalty(
     soft-threshold (:func:`l1_soft_threshold`) charges only :math:`t` per step, so a
     weight that a noisy gradient pushes off zero stays off it; here the debt carries
     over, and such weights go back to exactly zero. The update returned is
-    :math:`w' - w`, so zeros land bitwise. It is that even while nothing is owed (a
-    zero penalty, a warm-up schedule): finite float32 and wider params then land where
-    :math:`w + u` would, bitwise (eagerly; under ``jit``, to an ulp), though the update
-    itself may differ from :math:`u` by rounding and an infinite param becomes NaN.
-    Narrower params (bfloat16, float16) follow the float32 unpenalized weight rounded
-    to their dtype, so they differ from a run without the transform.
+    :math:`w' - w`, so zeros land bitwise. With ``l2`` = :math:`\lambda_2 > 0`, the
+    weight is then divided by :math:`1 + \eta_t\lambda_2`, the prox of
+    :math:`\tfrac{\lambda_2}{2}\|w\|^2` (elastic net; scikit-learn's SGD with
+    ``penalty='elasticnet'`` shrinks by the L2 term each step likewise).
+
+    The rule acts on the live parameter :math:`w` it is given: weights loaded or edited
+    between steps (a fine-tuning run that loads a checkpoint into a model whose optimizer
+    is already built, a lookahead sync, params restored after a bad step) are kept, and
+    charged from there what they still owe. While nothing is owed (a zero penalty, a
+    warm-up schedule), finite float32 and wider params land where :math:`w + u` would
+    (eagerly bitwise; under ``jit`` to an ulp), though the update itself may differ from
+    :math:`u` by rounding.
 
     How it is computed: with :math:`|q| \le U` (which the rules keep), they are exactly
-    :math:`w' = S_U(r')` with :math:`r' = r + u` and :math:`r = w - q`: the weight is the
-    *unpenalized* weight :math:`r` (the initial weight plus every update so far)
-    soft-thresholded by the total penalty. The state keeps :math:`r`, so that the new
-    parameter and the new state are computed from separate inputs and XLA can write
-    both in place. As with FTRL or dual averaging, the parameter is recomputed from the
-    state each step: changes made to the params outside the optimizer between steps
-    (a projection applied after the update, say) are not kept. The penalty a weight
-    has received is ``params - state.unpenalized``.
-
-    ``penalty`` is a distance per step: for :math:`\lambda\|w\|_1` on a loss that is a
-    mean over the batch, ``penalty = learning_rate * λ`` (Tsuruoka's :math:`\eta_k C/N`
-    for a penalty :math:`C\|w\|_1` on a sum over ``N`` examples); pass a schedule to
-    follow a learning-rate schedule. ``U`` is summed with Kahan compensation, so it
-    stays exact over millions of steps in float32, and ``r`` is kept in at least float32
-    whatever the parameters' dtype.
+    :math:`w' = S_U(r')` with :math:`r' = w + u - q`, and :math:`q' = -\mathrm{clip}(r',
+    -U, U)`. The state keeps :math:`r'` (``unpenalized``), from which the next step
+    recovers :math:`q'` with the total it was computed with, so that the new parameter is
+    computed from the new state: one pass over memory fewer than computing both from
+    the inputs. :math:`U` is summed with Kahan compensation, so it stays exact over
+    millions of steps in float32, and :math:`r'` is kept in at least float32 whatever the
+    parameters' dtype. A state entry made NaN by a non-finite step is rebuilt from the
+    live weight at the next step (see the source's ``_charge``).
 
     Args:
-      penalty: the penalty :math:`t \ge 0` per step, a float or an Optax schedule.
+      l1: the L1 strength :math:`\lambda \ge 0` of ``mean_batch_loss + λ‖w‖₁``, a float
+        or an Optax schedule (Tsuruoka's :math:`C/N` for a penalty :math:`C\|w\|_1` on a
+        sum over ``N`` examples).
+      learning_rate: :math:`\eta`, the host optimizer's learning rate (a float or the
+        same Optax schedule): the penalty per step is ``learning_rate * l1``.
+      l2: :math:`\lambda_2 \ge 0`, an L2 term :math:`\tfrac{\lambda_2}{2}\|w\|^2`
+        applied as a prox after the L1 charge (elastic net), a float or a schedule.
       mask: a pytree of bools with the structure of the params (or a prefix of it), or
         a callable returning one, as in :func:`optax.masked`: ``True`` where L1
-        applies. Only selected leaves get an unpenalized weight in the state.
+        applies. Only selected leaves get an entry in the state.
 
     Returns:
       An :class:`optax.GradientTransformation` whose state is a
       :class:`CumulativePenaltyState`. Its ``update`` needs ``params``.
 
     Raises:
-      ValueError: if ``penalty`` is negative, NaN or infinite.
+      ValueError: if ``l1``, ``l2`` or ``learning_rate`` is negative, NaN, infinite or not a
+        real scalar (for a schedule: its value at step 0); from ``init``, for complex
+        parameters; from ``update``, without ``params`` or for updates shaped unlike
+        the params.
 
     Example:
       >>> import jax.numpy as jnp
       >>> import optax, optax_l1
       >>> params = jnp.array([1.0, -1.0, 0.0])
-      >>> tx = optax.chain(optax.sgd(1.0), optax_l1.l1_cumulative_penalty(0.25))
+      >>> tx = optax.chain(
+      ...     optax.sgd(1.0), optax_l1.l1_cumulative_penalty(0.25, learning_rate=1.0)
+      ... )
       >>> state = tx.init(params)
       >>> updates, state = tx.update(jnp.array([0.0, 0.0, -0.5]), state, params)
       >>> optax.apply_updates(params, updates)  # the third weight was 0 and owes 0.25
@@ -119,45 +154,59 @@ def l1_cumulative_penalty(
       L1-regularized Log-linear Models with Cumulative Penalty
       <https://aclanthology.org/P09-1054/>`_, ACL 2009.
     """
-    check_coefficient(penalty, "penalty")
+    check_coefficient(l1, "l1")
+    check_coefficient(l2, "l2")
+    check_coefficient(learning_rate, "learning_rate")
+    with_l2 = not is_static_zero(l2)
 
     def init_fn(params):
+        check_real_params(params, "l1_cumulative_penalty")
         total_dtype = jnp.result_type(float)
-        unpenalized = jax.tree.map(
-            lambda w: jnp.array(w, wide_float(w.dtype), copy=True) if is_float_array(w) else None,
-            params,
-        )
+
+        def entry(w):
+            if not is_float_leaf(w):
+                return None
+            w = jnp.asarray(w)
+            return jnp.array(w, wide_float(w.dtype), copy=True)
+
         # Distinct buffers for each field: the state may be donated to a jitted step.
         return CumulativePenaltyState(
             count=jnp.zeros([], jnp.int32),
             total=jnp.zeros([], total_dtype),
             total_error=jnp.zeros([], total_dtype),
-            unpenalized=unpenalized,
+            unpenalized=jax.tree.map(entry, params),
         )
 
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError(NO_PARAMS_MSG)
+        refuse_inside_schedule_free("l1_cumulative_penalty")
         # No shortcut for a zero penalty: the state must follow every update regardless.
-        t = penalty(state.count) if callable(penalty) else penalty
-        t = jnp.asarray(t, state.total.dtype)
+        t = per_step_amount(l1, learning_rate, state.count, state.total.dtype)
         correction = t - state.total_error
         total = state.total + correction
         total_error = (total - state.total) - correction
+        shrink = None
+        if with_l2:
+            shrink = per_step_amount(l2, learning_rate, state.count, total.dtype)
 
-        treedef = jax.tree.structure(updates, is_leaf=lambda x: x is None)
-        charged = [
-            _charge(u, w, q, total)
-            for u, w, q in zip(
-                treedef.flatten_up_to(updates),
-                treedef.flatten_up_to(params),
-                treedef.flatten_up_to(state.unpenalized),
-                strict=True,
-            )
-        ]
-        new_updates = treedef.unflatten([u for u, _ in charged])
-        unpenalized = treedef.unflatten([r for _, r in charged])
+        def leaf(path, u, w, r):
+            arrays = None if r is None else as_float_leaf(path, u, w, "l1_cumulative_penalty")
+            if arrays is None:
+                return u, r
+            return _charge(*arrays, r, state.total, total, shrink)
+
+        is_none = lambda x: x is None  # noqa: E731
+        charged = jax.tree_util.tree_map_with_path(
+            leaf, updates, params, state.unpenalized, is_leaf=is_none
+        )
+        treedef = jax.tree.structure(updates, is_leaf=is_none)
+        pairs = treedef.flatten_up_to(charged)
+        new_updates = treedef.unflatten([u for u, _ in pairs])
+        unpenalized = treedef.unflatten([r for _, r in pairs])
         count = optax.safe_increment(state.count)
         return new_updates, CumulativePenaltyState(count, total, total_error, unpenalized)
 
-    return with_mask(optax.GradientTransformation(init_fn, update_fn), mask)
+    return with_mask(
+        optax.GradientTransformation(init_fn, update_fn), mask, "l1_cumulative_penalty"
+    )

@@ -1,4 +1,4 @@
-"""The machinery shared by the per-weight L1 transforms: schedules, dtypes, skipped leaves."""
+"""The machinery shared by the per-weight L1 transforms: strengths, dtypes, skipped leaves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from optax_l1._masks import MaskOrFn, is_float_array, with_mask
+from optax_l1._masks import MaskOrFn, PyTree, is_complex_leaf, is_float_leaf, with_mask
+from optax_l1._schedule_free import refuse_inside_schedule_free
 from optax_l1._validation import check_coefficient, is_static_zero
 
 NO_PARAMS_MSG = (
@@ -22,12 +23,12 @@ LeafRule = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
 
 class ScheduleState(NamedTuple):
-    """Step count kept by an L1 transform whose coefficient is an Optax schedule."""
+    """Step count kept by an L1 transform whose ``l1`` or ``learning_rate`` is a schedule."""
 
     count: jax.Array  # shape=(), dtype=jnp.int32
 
 
-def wide_float(dtype) -> jnp.dtype:
+def wide_float(dtype: Any) -> jnp.dtype:
     """float32 for floats of 32 bits or fewer, else the dtype itself (accumulation precision).
 
     Spelled out rather than ``jnp.promote_types`` so that it holds under strict promotion.
@@ -35,79 +36,189 @@ def wide_float(dtype) -> jnp.dtype:
     return jnp.dtype(jnp.float32) if jnp.finfo(dtype).bits <= 32 else jnp.dtype(dtype)
 
 
-def coefficient_init(coefficient: optax.ScalarOrSchedule) -> ScheduleState | optax.EmptyState:
-    """The state a coefficient needs: a step count for a schedule, nothing for a constant."""
-    if callable(coefficient):
+def landing_dtype(u: jax.Array, w: jax.Array) -> jnp.dtype:
+    """The dtype of an L1 update: the wider of the update's and the parameter's.
+
+    With low-precision updates (bfloat16 gradients, say) for float32 params, a penalty
+    rounded to bfloat16 would be lost (``g + 1e-5 * sign(w)`` is ``g``), and an update
+    ``new - w`` rounded to bfloat16 would not land on ``new`` (exact zeros lost, a decay
+    crossing zero). Like ``optax.add_decayed_weights``, the update then comes out in the
+    params' dtype (in float32 for bfloat16 against float16).
+    """
+    if u.dtype == w.dtype:
+        return u.dtype
+    u_bits, w_bits = jnp.finfo(u.dtype).bits, jnp.finfo(w.dtype).bits
+    if u_bits == w_bits:  # bfloat16 and float16: neither holds the other
+        return jnp.dtype(jnp.float32)
+    return u.dtype if u_bits > w_bits else w.dtype
+
+
+def compute_dtype(u: jax.Array, w: jax.Array) -> jnp.dtype:
+    """The dtype an L1 rule computes in: the update's landing dtype, at least float32."""
+    return wide_float(landing_dtype(u, w))
+
+
+def value_at(hyperparameter: optax.ScalarOrSchedule, count: jax.Array) -> Any:
+    """A hyperparameter's value at ``count``: the schedule evaluated, or the constant."""
+    return hyperparameter(count) if callable(hyperparameter) else hyperparameter
+
+
+def per_step_amount(
+    l1: optax.ScalarOrSchedule,
+    learning_rate: optax.ScalarOrSchedule | None,
+    count: Any,
+    dtype: Any = None,
+) -> Any:
+    """``learning_rate * l1`` at step ``count`` (just ``l1`` without a learning rate).
+
+    Two constants are multiplied in Python (one rounding) and returned as a Python
+    number when ``dtype`` is None; otherwise both factors are cast to ``dtype`` first, so
+    that the product is as precise as the computation that uses it (a float32 schedule
+    value times a float64 learning rate stays float64).
+    """
+    lam = value_at(l1, count)
+    lr = None if learning_rate is None else value_at(learning_rate, count)
+    if lr is None:
+        return lam if dtype is None else jnp.asarray(lam, dtype)
+    if isinstance(lam, (int, float)) and isinstance(lr, (int, float)):
+        return lr * lam if dtype is None else jnp.asarray(lr * lam, dtype)
+    if dtype is None:
+        return lr * lam
+    return jnp.asarray(lr, dtype) * jnp.asarray(lam, dtype)
+
+
+def uses_schedule(*hyperparameters: Any) -> bool:
+    return any(callable(h) for h in hyperparameters)
+
+
+def schedule_init(*hyperparameters: Any) -> ScheduleState | optax.EmptyState:
+    """The state the hyperparameters need: a step count if any is a schedule, else nothing."""
+    if uses_schedule(*hyperparameters):
         return ScheduleState(count=jnp.zeros([], jnp.int32))
     return optax.EmptyState()
 
 
-def coefficient_value(coefficient: optax.ScalarOrSchedule, state: Any) -> tuple[Any, Any]:
-    """The coefficient for this step and the state for the next one."""
-    if callable(coefficient):
-        return coefficient(state.count), ScheduleState(optax.safe_increment(state.count))
-    return coefficient, state
+def _leaf_name(path: tuple[Any, ...]) -> str:
+    return jax.tree_util.keystr(path) or "(the root)"
 
 
-def map_float_leaves(rule: Callable[[Any, Any], Any], updates: Any, params: Any) -> Any:
-    """Applies ``rule(u, w)`` to each floating-point leaf; other leaves pass through.
+def check_real_params(params: PyTree, owner: str) -> None:
+    """Refuses complex leaves: L1 here acts on real parameters (mask them out)."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if is_complex_leaf(leaf):
+            raise ValueError(
+                f"{owner}: `params` leaf {_leaf_name(path)} is complex; L1 here acts on "
+                "real floating-point parameters. Leave it out with `mask=`."
+            )
 
-    ``None`` updates stay ``None``; ``optax.MaskedNode`` subtrees have no leaves and so
-    pass through unchanged, as do integer and boolean parameters.
+
+def as_float_leaf(path: tuple[Any, ...], u: Any, w: Any, owner: str) -> tuple[Any, Any] | None:
+    """``(u, w)`` as arrays when L1 acts on this leaf, else None (the update passes through).
+
+    L1 acts on real floating-point parameters, Python floats included (as ``optax.adam``
+    treats them); ``None`` updates, integer and boolean parameters pass through. A
+    complex parameter, or an update shaped unlike its parameter, raises ``ValueError``.
+    """
+    if u is None:
+        return None
+    if is_complex_leaf(w):
+        check_real_params({"": w}, owner)
+    if not is_float_leaf(w):
+        return None
+    u, w = jnp.asarray(u), jnp.asarray(w)
+    if u.shape != w.shape:
+        raise ValueError(
+            f"{owner}: `updates` leaf {_leaf_name(path)} has shape {u.shape} but its "
+            f"`params` leaf has shape {w.shape}; they must match (no broadcasting)."
+        )
+    return u, w
+
+
+def map_float_leaves(
+    rule: Callable[[Any, Any], Any], updates: PyTree, params: PyTree, owner: str
+) -> PyTree:
+    """Applies ``rule(u, w)`` to each leaf L1 acts on (see :func:`as_float_leaf`).
+
+    ``optax.MaskedNode`` subtrees have no leaves and so pass through unchanged.
     """
 
-    def apply(u, w):
-        if u is None or not is_float_array(w):
-            return u
-        return rule(u, w)
+    def apply(path, u, w):
+        leaf = as_float_leaf(path, u, w, owner)
+        return u if leaf is None else rule(*leaf)
 
-    return jax.tree.map(apply, updates, params, is_leaf=lambda x: x is None)
+    return jax.tree_util.tree_map_with_path(apply, updates, params, is_leaf=lambda x: x is None)
 
 
-def landing_dtype(u: jax.Array, w: jax.Array) -> jnp.dtype:
-    """The dtype of an update meant to land exactly on a value: the wider of u's and w's.
+@jax.custom_jvp
+def unless_zero(c: jax.Array, u: jax.Array, out: jax.Array) -> jax.Array:
+    """``u`` where the per-step amount ``c`` is zero, else ``out``; differentiable at 0.
 
-    With low-precision updates (bfloat16 gradients, say) for float32 params, an update
-    ``new - w`` rounded to bfloat16 would not land on ``new``, and exact zeros would be
-    lost; such updates are returned in the params' dtype instead.
+    The value is bitwise ``u`` at ``c == 0`` (NaN params and signed zeros included), but
+    the derivative is ``out``'s everywhere, so that a hyper-gradient with respect to the
+    L1 strength at exactly zero is the one-sided derivative, not 0.
     """
-    return u.dtype if jnp.finfo(u.dtype).bits >= jnp.finfo(w.dtype).bits else w.dtype
+    return jnp.where(c == 0, u, out)
+
+
+@unless_zero.defjvp
+def _unless_zero_jvp(primals, tangents):
+    c, u, out = primals
+    return unless_zero(c, u, out), tangents[2]
 
 
 def per_weight_transform(
-    rule: LeafRule,
-    coefficient: optax.ScalarOrSchedule,
-    name: str,
+    rule: Callable[..., jax.Array],
+    strengths: dict[str, optax.ScalarOrSchedule],
+    learning_rate: optax.ScalarOrSchedule | None,
     mask: MaskOrFn | None,
+    owner: str,
     *,
     lands_on_param: bool = False,
 ) -> optax.GradientTransformation:
-    """Builds a transform that maps each floating leaf ``u`` to ``rule(u, w, c)``.
+    """Builds a transform that maps each real float leaf ``u`` to ``rule(u, w, *c)``.
 
-    ``rule`` gets the update, the parameter and the coefficient ``c``, all in one dtype:
-    the update's, or with ``lands_on_param`` (rules returning ``new - w``) the wider of
-    the update's and the parameter's, so that zeros land exactly. Where ``c`` is zero the
-    update is returned bitwise unchanged.
+    ``strengths`` maps argument names (``l1``, ``l2``) to their values; each ``c`` is a
+    per-step amount ``learning_rate * strength`` (the strength itself when
+    ``learning_rate`` is None). ``rule`` gets the update, the parameter and the amounts
+    in one dtype, the wider of the update's and the parameter's and at least float32, and
+    its result is returned in the wider of the two (see :func:`landing_dtype`). Where
+    every amount is zero the update is returned bitwise unchanged. Rules that return
+    ``new - w`` (``lands_on_param``) refuse to run inside ``optax.contrib.schedule_free``,
+    which applies updates to another point than ``params``.
     """
-    check_coefficient(coefficient, name)
+    for name, value in strengths.items():
+        check_coefficient(value, name)
+    if learning_rate is not None:
+        check_coefficient(learning_rate, "learning_rate")
+    hyperparameters = (*strengths.values(), learning_rate)
 
     def init_fn(params):
-        del params
-        return coefficient_init(coefficient)
+        check_real_params(params, owner)
+        return schedule_init(*hyperparameters)
 
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError(NO_PARAMS_MSG)
-        c, new_state = coefficient_value(coefficient, state)
-        if is_static_zero(c):
+        if lands_on_param:
+            refuse_inside_schedule_free(owner)
+        count = state.count if isinstance(state, ScheduleState) else None
+        new_state = ScheduleState(optax.safe_increment(count)) if count is not None else state
+        no_lr = learning_rate is not None and is_static_zero(learning_rate)
+        if no_lr or all(is_static_zero(v) for v in strengths.values()):
             return updates, new_state
-        may_be_zero = callable(coefficient) or isinstance(c, jax.core.Tracer)
+        amounts = [per_step_amount(v, learning_rate, count) for v in strengths.values()]
+        if all(is_static_zero(c) for c in amounts):  # e.g. a constant schedule of 0
+            return updates, new_state
+        may_be_zero = not all(isinstance(c, (int, float)) for c in amounts)
 
         def leaf(u, w):
-            dtype = landing_dtype(u, w) if lands_on_param else u.dtype
-            out = rule(u.astype(dtype), w.astype(dtype), jnp.asarray(c, dtype)).astype(dtype)
-            return jnp.where(c == 0, u.astype(dtype), out) if may_be_zero else out
+            dtype = compute_dtype(u, w)
+            cs = [per_step_amount(v, learning_rate, count, dtype) for v in strengths.values()]
+            out = rule(u.astype(dtype), w.astype(dtype), *cs).astype(landing_dtype(u, w))
+            if may_be_zero:
+                return unless_zero(sum(cs), u.astype(out.dtype), out)
+            return out
 
-        return map_float_leaves(leaf, updates, params), new_state
+        return map_float_leaves(leaf, updates, params, owner), new_state
 
-    return with_mask(optax.GradientTransformation(init_fn, update_fn), mask)
+    return with_mask(optax.GradientTransformation(init_fn, update_fn), mask, owner)

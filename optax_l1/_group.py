@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from optax_l1._elementwise import per_weight_transform, wide_float
+from optax_l1._elementwise import per_weight_transform
 from optax_l1._masks import MaskOrFn
 
 
@@ -48,19 +48,22 @@ def _leaf_axes(axes: tuple[int, ...], ndim: int, shape: tuple[int, ...]) -> tupl
 
 
 def group_soft_threshold(
-    threshold: optax.ScalarOrSchedule,
+    l1: optax.ScalarOrSchedule,
     axis: int | Sequence[int],
-    mask: MaskOrFn | None = None,
     *,
+    learning_rate: optax.ScalarOrSchedule,
+    mask: MaskOrFn | None = None,
     scale_by_group_size: bool = False,
 ) -> optax.GradientTransformation:
     r"""Shrinks groups of weights toward zero by their Euclidean norm: the group-lasso prox.
 
-    Place it **last** in a chain. A group is the set of entries that share every index
+    Place it **last** in a chain, after the learning-rate scaling, with the same learning
+    rate as the host optimizer. A group is the set of entries that share every index
     except those along ``axis``: for a Dense kernel of shape ``(in, out)``, ``axis=0``
     groups the incoming weights of each output neuron; for a Conv kernel
     ``(h, w, in, out)``, ``axis=(0, 1, 2)`` groups each output filter. With
-    :math:`z = w + u`, each group becomes
+    :math:`z = w + u` and the per-step threshold :math:`t = \eta_t\lambda_t`, each group
+    becomes
 
     .. math::
 
@@ -69,14 +72,17 @@ def group_soft_threshold(
 
     so a group whose norm is at most :math:`t_g` becomes exactly zero as a whole. The
     threshold is :math:`t_g = t`, or :math:`t\sqrt{|g|}` with ``scale_by_group_size``
-    (the usual weighting, so that large groups are not favoured). As for
-    :func:`l1_soft_threshold`, ``threshold = learning_rate * λ`` for a penalty
-    :math:`\lambda \sum_g \|w_g\|_2` on a mean loss.
+    (the usual weighting, so that large groups are not favoured): the penalty is
+    :math:`\lambda \sum_g \|w_g\|_2` (times :math:`\sqrt{|g|}`) on a mean loss. It is
+    a much stronger penalty than :math:`\lambda\|w\|_1` at the same :math:`\lambda`
+    when groups are large.
 
     Args:
-      threshold: :math:`t \ge 0` per step, a float or an Optax schedule.
+      l1: the group-lasso strength :math:`\lambda \ge 0`, a float or an Optax schedule.
       axis: the axis or axes that run *within* a group (they are reduced over). Negative
         axes count from the end. Every selected leaf must have them: mask out biases.
+      learning_rate: :math:`\eta`, the host optimizer's learning rate (a float or the
+        same Optax schedule): the threshold per step is ``learning_rate * l1``.
       mask: a pytree of bools with the structure of the params (or a prefix of it), or
         a callable returning one, as in :func:`optax.masked`.
       scale_by_group_size: multiply the threshold by the square root of the group size.
@@ -85,15 +91,16 @@ def group_soft_threshold(
       An :class:`optax.GradientTransformation`. Its ``update`` needs ``params``.
 
     Raises:
-      ValueError: if ``threshold`` is negative, NaN or infinite, or ``axis`` repeats an
-        axis (at construction); if a selected leaf lacks an axis (at the first update).
+      ValueError: if ``l1`` or ``learning_rate`` is negative, NaN, infinite or not a
+        real scalar, or ``axis`` repeats an axis (at construction); if a selected leaf
+        lacks an axis or is complex, or the updates are shaped unlike the params.
       TypeError: if ``axis`` is not an int or a non-empty sequence of ints.
 
     Example:
       >>> import jax.numpy as jnp
       >>> import optax, optax_l1
       >>> kernel = jnp.array([[3.0, 0.1], [4.0, -0.1]])  # columns: two output neurons
-      >>> tx = optax_l1.group_soft_threshold(1.0, axis=0)
+      >>> tx = optax_l1.group_soft_threshold(1.0, axis=0, learning_rate=1.0)
       >>> updates, _ = tx.update(jnp.zeros_like(kernel), tx.init(kernel), kernel)
       >>> optax.apply_updates(kernel, updates)
       Array([[2.4, 0. ],
@@ -109,19 +116,18 @@ def group_soft_threshold(
 
     def group_step(u, w, t):
         leaf_axes = _leaf_axes(axes, w.ndim, w.shape)
-        wide = wide_float(u.dtype)
-        w_wide, u_wide = w.astype(wide), u.astype(wide)
-        norm = jnp.sqrt(jnp.sum(jnp.square(w_wide + u_wide), axis=leaf_axes, keepdims=True))
-        t_group = t.astype(wide)
+        norm = jnp.sqrt(jnp.sum(jnp.square(w + u), axis=leaf_axes, keepdims=True))
         if scale_by_group_size:
-            t_group = t_group * math.sqrt(math.prod(w.shape[a] for a in leaf_axes))
+            t = t * math.sqrt(math.prod(w.shape[a] for a in leaf_axes))
         # Written so that a NaN norm gives NaN (never a silent zero).
-        zeroed = norm <= t_group
-        factor = jnp.where(zeroed, 0, 1 - t_group / jnp.where(zeroed, 1, norm))
+        zeroed = norm <= t
+        factor = jnp.where(zeroed, 0, 1 - t / jnp.where(zeroed, 1, norm))
         # The update z * factor - w, written without z: then z feeds only the reduction,
         # and XLA:CPU reads w and u straight into it instead of materializing z (a
-        # fresh buffer each step: 2.8x slower under SGD, see the README's Performance).
+        # fresh buffer each step: 2.8x slower under SGD, see the docs' Performance).
         # A zeroed group (factor 0) still lands exactly on zero: w + (0 * u - w) = 0.
-        return u_wide * factor - w_wide * (1 - factor)
+        return u * factor - w * (1 - factor)
 
-    return per_weight_transform(group_step, threshold, "threshold", mask, lands_on_param=True)
+    return per_weight_transform(
+        group_step, {"l1": l1}, learning_rate, mask, "group_soft_threshold", lands_on_param=True
+    )

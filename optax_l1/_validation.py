@@ -10,36 +10,83 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def check_coefficient(value: Any, name: str) -> None:
-    """Raises unless ``value`` is an Optax schedule or a finite, non-negative scalar.
+def _real_number(value: Any) -> float | None:
+    """``value`` as a Python float if it is a real scalar (not a bool), else None."""
+    if value is None or isinstance(value, (bool, str, bytes, np.bool_)):
+        return None
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    real = np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
+    if not real or array.ndim != 0:
+        return None
+    return float(array)
 
-    A schedule is checked at step 0 only (its later values are the caller's
-    responsibility: they are traced inside the jitted step). Traced values (for
-    instance under ``optax.inject_hyperparams`` inside ``jax.jit``) were concrete
-    when the transform was first built, so they are not checked again.
+
+def _finite_in_float32(number: float) -> bool:
+    with np.errstate(over="ignore"):
+        return math.isfinite(number) and math.isfinite(float(np.float32(number)))
+
+
+def _describe(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return f"an array of shape {shape}" if shape else repr(value)
+
+
+def check_coefficient(value: Any, name: str) -> None:
+    """Raises ``ValueError`` unless ``value`` is a finite, non-negative scalar or schedule.
+
+    A schedule is called at step 0 and its value checked the same way (its later values
+    are traced inside the jitted step, so they are the caller's responsibility). Traced
+    values (``optax.inject_hyperparams`` inside ``jax.jit``) were concrete when the
+    transform was first built, so they are not checked again. Strings, booleans,
+    ``None``, arrays of more than one element, complex numbers and values that overflow
+    float32 (``1e39``) are refused.
     """
     if isinstance(value, jax.core.Tracer):
         return
     if callable(value):
-        first = value(jnp.zeros([], jnp.int32))
-        if not isinstance(first, jax.core.Tracer) and not float(first) >= 0:
+        try:
+            first = value(jnp.zeros([], jnp.int32))
+        except Exception as err:
             raise ValueError(
-                f"`{name}` is a schedule whose value at step 0 is {float(first)}; "
-                "it must be finite and non-negative"
+                f"`{name}` is a schedule that fails at step 0 ({type(err).__name__}: {err})"
+            ) from err
+        if isinstance(first, jax.core.Tracer):
+            return
+        number = _real_number(first)
+        if number is None or not _finite_in_float32(number) or number < 0:
+            raise ValueError(
+                f"`{name}` is a schedule whose value at step 0 is {_describe(first)}; it "
+                "must be a finite (in float32), non-negative real scalar"
             )
         return
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"`{name}` must be a real scalar or an optax schedule; got {value!r}"
-        ) from err
-    is_real = jnp.issubdtype(array.dtype, jnp.floating) or jnp.issubdtype(array.dtype, jnp.integer)
-    if array.ndim != 0 or not is_real or array.dtype == np.bool_:
-        raise TypeError(f"`{name}` must be a real scalar or an optax schedule; got {value!r}")
-    number = float(array)
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"`{name}` must be finite and non-negative; got {value!r}")
+    number = _real_number(value)
+    if number is None:
+        raise ValueError(
+            f"`{name}` must be a real scalar or an optax schedule; got {_describe(value)}"
+        )
+    if not _finite_in_float32(number) or number < 0:
+        note = " (it overflows float32)" if math.isfinite(number) and number >= 0 else ""
+        raise ValueError(f"`{name}` must be finite and non-negative; got {value!r}{note}")
+
+
+def check_in_range(
+    value: Any, name: str, low: float, high: float, *, low_open: bool = False
+) -> None:
+    """A static number in ``[low, high)`` (or ``(low, high)``); ``ValueError`` otherwise."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    if callable(value):
+        raise ValueError(f"`{name}` must be a number, not a schedule; got {value!r}")
+    number = _real_number(value)
+    if number is None or not _finite_in_float32(number):
+        raise ValueError(f"`{name}` must be a finite real number; got {_describe(value)}")
+    below = number <= low if low_open else number < low
+    if below or number >= high:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
+        raise ValueError(f"`{name}` must be in {interval}; got {value!r}")
 
 
 def is_static_zero(value: Any) -> bool:

@@ -195,12 +195,13 @@ def test_state_can_be_donated_to_a_jitted_step():
 
 
 def test_static_hyperparameters_are_checked_by_name():
-    with pytest.raises(TypeError, match="`b1` must be a number, not a schedule"):
+    with pytest.raises(ValueError, match="`b1` must be a number, not a schedule"):
         optax_l1.proximal_adam(0.1, 0.1, b1=lambda count: 0.9)
-    with pytest.raises(TypeError, match="`eps` must be a number"):
+    with pytest.raises(ValueError, match="`eps` must be a number"):
         optax_l1.proximal_adam(0.1, 0.1, eps=lambda count: 1e-8)
-    with pytest.raises(ValueError, match="`b1`"):
-        optax_l1.proximal_adam(0.1, 0.1, b1=-0.5)
+    for name, bad in [("b1", -0.5), ("b2", float("nan")), ("eps", 0.0), ("eps", -1e-8)]:
+        with pytest.raises(ValueError, match=f"`{name}`"):
+            optax_l1.proximal_adam(0.1, 0.1, **{name: bad})
 
 
 def test_integer_leaves_are_left_alone_with_a_mask():

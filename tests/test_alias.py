@@ -9,11 +9,16 @@ from helpers import assert_trees_bitwise_equal, random_tree
 
 def _explicit(method, lr, l1, momentum, mask):
     sgd = optax.sgd(lr, momentum=momentum)
-    per_step = (lambda t: lr(t) * l1) if callable(lr) else lr * l1
     return {
-        "cumulative": lambda: optax.chain(sgd, optax_l1.l1_cumulative_penalty(per_step, mask)),
-        "proximal": lambda: optax.chain(sgd, optax_l1.l1_soft_threshold(per_step, mask)),
-        "decoupled": lambda: optax.chain(sgd, optax_l1.l1_sign_decay(per_step, mask)),
+        "cumulative": lambda: optax.chain(
+            sgd, optax_l1.l1_cumulative_penalty(l1, learning_rate=lr, mask=mask)
+        ),
+        "proximal": lambda: optax.chain(
+            sgd, optax_l1.l1_soft_threshold(l1, learning_rate=lr, mask=mask)
+        ),
+        "decoupled": lambda: optax.chain(
+            sgd, optax_l1.l1_sign_decay(l1, learning_rate=lr, mask=mask)
+        ),
         "subgradient": lambda: optax.chain(optax_l1.add_l1_gradient(l1, mask), sgd),
     }[method]()
 
@@ -61,3 +66,8 @@ def test_bad_method_and_coefficients():
         optax_l1.sgd_l1(0.1, -0.1)
     with pytest.raises(ValueError, match="`learning_rate`"):
         optax_l1.sgd_l1(float("inf"), 0.1)
+    for bad in (float("nan"), -1.0, 1.5, 1.0, "0.9"):
+        with pytest.raises(ValueError, match="`momentum`"):
+            optax_l1.sgd_l1(0.1, 0.1, momentum=bad)
+    with pytest.raises(ValueError, match="`l2`"):
+        optax_l1.sgd_l1(0.1, 0.1, method="decoupled", l2=0.1)

@@ -46,8 +46,10 @@ def test_memory_traffic_stays_at_its_floor(step_overhead_run):
         # coupled L1 costs what Optax's own coupled L2 costs, no more
         coupled = beyond[f"{host} + add_l1_gradient"]
         assert coupled <= beyond[f"{host} + add_decayed_weights (L2 peer)"] + scalars
-        # its state, plus one re-read: XLA:CPU does not fuse sibling outputs (README)
-        assert beyond[f"{host} + l1_cumulative_penalty"] <= kernel_bytes + scalars
+        # Its state, plus two reads of the kernels: it reads the live params to follow
+        # edits made between steps, and XLA:CPU does not fuse sibling outputs, so the
+        # new params re-read the new state (docs, Performance).
+        assert beyond[f"{host} + l1_cumulative_penalty"] <= 2 * kernel_bytes + scalars
     assert beyond["sgd + add_l1_gradient"] <= scalars
     assert beyond["adam_l1 (proximal Adam)"] <= scalars
 

@@ -16,8 +16,8 @@ def _soft(w, c):
     return jnp.sign(w) * jnp.maximum(jnp.abs(w) - c, 0) - w
 
 
-def group_rows(threshold, mask=None):
-    return optax_l1.group_soft_threshold(threshold, axis=-1, mask=mask)
+def group_rows(l1, mask=None, learning_rate=1.0):
+    return optax_l1.group_soft_threshold(l1, axis=-1, mask=mask, learning_rate=learning_rate)
 
 
 def _group_rows(w, c):
@@ -25,17 +25,22 @@ def _group_rows(w, c):
     return w * jnp.maximum(0, 1 - c / norm) - w
 
 
-# factory, its coefficient's name, and the update it returns for zero incoming updates
+def _per_step(factory):
+    """The transform with learning_rate=1: its `l1` is then the amount per step."""
+    return functools.partial(factory, learning_rate=1.0)
+
+
+# factory, its strength's name, and the update it returns for zero incoming updates
 TRANSFORMS = {
-    "add_l1_gradient": (optax_l1.add_l1_gradient, "l1_coeff", lambda w, c: c * jnp.sign(w)),
+    "add_l1_gradient": (optax_l1.add_l1_gradient, "l1", lambda w, c: c * jnp.sign(w)),
     "l1_sign_decay": (
-        optax_l1.l1_sign_decay,
-        "decay",
+        _per_step(optax_l1.l1_sign_decay),
+        "l1",
         lambda w, c: -jnp.sign(w) * jnp.minimum(jnp.abs(w), c),
     ),
-    "l1_soft_threshold": (optax_l1.l1_soft_threshold, "threshold", _soft),
-    "l1_cumulative_penalty": (optax_l1.l1_cumulative_penalty, "penalty", _soft),
-    "group_soft_threshold": (group_rows, "threshold", _group_rows),
+    "l1_soft_threshold": (_per_step(optax_l1.l1_soft_threshold), "l1", _soft),
+    "l1_cumulative_penalty": (_per_step(optax_l1.l1_cumulative_penalty), "l1", _soft),
+    "group_soft_threshold": (group_rows, "l1", _group_rows),
 }
 
 
@@ -68,7 +73,7 @@ def test_schedule_is_evaluated_at_the_step_count(transform, jit):
 def test_constant_coefficient_keeps_only_the_state_it_needs(transform):
     factory, _, _ = transform
     state = factory(0.1).init(jnp.ones((2, 3)))
-    if factory is optax_l1.l1_cumulative_penalty:
+    if factory is TRANSFORMS["l1_cumulative_penalty"][0]:
         assert isinstance(state, optax_l1.CumulativePenaltyState)
     else:
         assert state == optax.EmptyState()
@@ -132,7 +137,7 @@ def test_zero_coefficient_leaves_updates_bitwise_unchanged(transform, how, jit):
     else:
         tx = optax.inject_hyperparams(factory)(**{name: 0.0})
     out = _one_update(tx, SPECIAL["updates"], SPECIAL["params"], jit=jit)
-    if factory is optax_l1.l1_cumulative_penalty:
+    if factory is TRANSFORMS["l1_cumulative_penalty"][0]:
         # It recomputes the parameter from its state (w' = r + u with r == w): the update
         # is w' - w, and the params land bitwise where w + u would, for finite params.
         finite = np.isfinite(np.asarray(SPECIAL["params"]))
@@ -150,7 +155,9 @@ def test_cumulative_penalty_with_zero_penalty_trains_as_without_it(jit):
     params = random_tree(jax.random.key(3))
     grads = [random_tree(jax.random.key(10 + i)) for i in range(20)]
     schedule = optax.constant_schedule(0.0)
-    with_penalty = optax.chain(optax.adam(0.1), optax_l1.l1_cumulative_penalty(schedule))
+    with_penalty = optax.chain(
+        optax.adam(0.1), optax_l1.l1_cumulative_penalty(schedule, learning_rate=1.0)
+    )
     plain = optax.adam(0.1)
     results = []
     for tx in (with_penalty, plain):
@@ -189,7 +196,7 @@ def test_bad_coefficient_is_refused_at_construction(transform, bad):
 @pytest.mark.parametrize("bad", ["0.1", jnp.ones(3), None, True])
 def test_non_scalar_coefficient_is_refused(transform, bad):
     factory, name, _ = transform
-    with pytest.raises(TypeError, match=f"`{name}`"):
+    with pytest.raises(ValueError, match=f"`{name}` must be a real scalar"):
         factory(bad)
 
 
@@ -246,7 +253,9 @@ def test_inside_multisteps_acts_once_per_accumulated_step():
     mean = (grads[0] + grads[1]) / 2
     assert_trees_all_close(second, -lr * (mean + lam * jnp.sign(params)))
 
-    decoupled = optax.MultiSteps(optax.chain(optax.sgd(lr), optax_l1.l1_sign_decay(lr * lam)), 2)
+    decoupled = optax.MultiSteps(
+        optax.chain(optax.sgd(lr), optax_l1.l1_sign_decay(lam, learning_rate=lr)), 2
+    )
     state = decoupled.init(params)
     _, state = decoupled.update(grads[0], state, params)
     second_decoupled, _ = decoupled.update(grads[1], state, params)
@@ -281,9 +290,9 @@ def test_a_negative_schedule_is_refused_at_construction(transform):
 def test_low_precision_updates_still_land_on_exact_zeros(name):
     """Mixed precision: bfloat16 gradients for float32 params must not lose the zeros."""
     factory = {
-        "l1_soft_threshold": lambda: optax_l1.l1_soft_threshold(0.5),
-        "l1_cumulative_penalty": lambda: optax_l1.l1_cumulative_penalty(0.5),
-        "group": lambda: optax_l1.group_soft_threshold(2.0, axis=0),
+        "l1_soft_threshold": lambda: optax_l1.l1_soft_threshold(0.5, learning_rate=1.0),
+        "l1_cumulative_penalty": lambda: optax_l1.l1_cumulative_penalty(0.5, learning_rate=1.0),
+        "group": lambda: optax_l1.group_soft_threshold(2.0, axis=0, learning_rate=1.0),
     }[name]
     tx = factory()
     params = jnp.array([0.3, 0.7], jnp.float32)

@@ -45,7 +45,7 @@ def test_matches_the_papers_algorithm_step_by_step(jit, scheduled):
     penalties = (
         [float(schedule(jnp.int32(t))) for t in range(steps)] if scheduled else [0.005] * steps
     )
-    tx = optax_l1.l1_cumulative_penalty(schedule if scheduled else 0.005)
+    tx = optax_l1.l1_cumulative_penalty(schedule if scheduled else 0.005, learning_rate=1.0)
     expected, total, applied = _numpy_tsuruoka(w0, ups, penalties)
 
     params, state = jnp.asarray(w0), tx.init(jnp.asarray(w0))
@@ -64,8 +64,8 @@ def test_matches_the_papers_algorithm_step_by_step(jit, scheduled):
 def test_debt_carries_over_where_soft_threshold_forgets_it():
     """A weight at zero owes the penalty of every step it sat there; a push pays it first."""
     zero, t = jnp.zeros(1), 0.01
-    cumulative = optax_l1.l1_cumulative_penalty(t)
-    soft = optax_l1.l1_soft_threshold(t)
+    cumulative = optax_l1.l1_cumulative_penalty(t, learning_rate=1.0)
+    soft = optax_l1.l1_soft_threshold(t, learning_rate=1.0)
     results = {}
     for name, tx in {"cumulative": cumulative, "soft": soft}.items():
         params, state = zero, tx.init(zero)
@@ -87,9 +87,9 @@ def test_minibatch_lasso_cumulative_recovers_the_support_others_do_not():
     lr = optax.exponential_decay(lr0, steps, 0.01)
     methods = {
         "cumulative": optax.chain(
-            optax.sgd(lr), optax_l1.l1_cumulative_penalty(lambda t: lr(t) * alpha)
+            optax.sgd(lr), optax_l1.l1_cumulative_penalty(alpha, learning_rate=lr)
         ),
-        "soft": optax.chain(optax.sgd(lr), optax_l1.l1_soft_threshold(lambda t: lr(t) * alpha)),
+        "soft": optax.chain(optax.sgd(lr), optax_l1.l1_soft_threshold(alpha, learning_rate=lr)),
         "subgradient": optax.chain(optax_l1.add_l1_gradient(alpha), optax.sgd(lr)),
     }
     xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
@@ -121,7 +121,7 @@ def test_minibatch_lasso_cumulative_recovers_the_support_others_do_not():
 
 def test_total_stays_exact_over_many_small_steps():
     steps, t = 200_000, 1e-7
-    tx = optax_l1.l1_cumulative_penalty(t)
+    tx = optax_l1.l1_cumulative_penalty(t, learning_rate=1.0)
     params = jnp.ones(1)
 
     def step(state, _):
@@ -135,7 +135,7 @@ def test_total_stays_exact_over_many_small_steps():
 def test_state_is_a_plain_pytree_of_arrays_like_the_params():
     params = random_tree(jax.random.key(1))
     params["step"] = jnp.array(3, jnp.int32)
-    tx = optax_l1.l1_cumulative_penalty(0.01, mask=optax_l1.skip_biases)
+    tx = optax_l1.l1_cumulative_penalty(0.01, mask=optax_l1.skip_biases, learning_rate=1.0)
     state = tx.init(params)
     leaves = jax.tree.leaves(state)
     assert all(isinstance(leaf, jax.Array) for leaf in leaves)
@@ -157,7 +157,7 @@ def test_state_is_a_plain_pytree_of_arrays_like_the_params():
 def test_masked_leaves_pass_through_bitwise():
     params = {"kernel": jnp.full((2, 2), 0.5), "bias": jnp.full((2,), 0.5)}
     grads = {"kernel": jnp.zeros((2, 2)), "bias": jnp.full((2,), -0.0)}
-    tx = optax_l1.l1_cumulative_penalty(1.0, mask=optax_l1.skip_biases)
+    tx = optax_l1.l1_cumulative_penalty(1.0, mask=optax_l1.skip_biases, learning_rate=1.0)
     updates, _ = tx.update(grads, tx.init(params), params)
     assert_trees_bitwise_equal(updates["bias"], grads["bias"])
     assert_trees_all_close(optax.apply_updates(params, updates)["kernel"], jnp.zeros((2, 2)))
@@ -173,7 +173,7 @@ finite = st.floats(-1.0, 1.0, width=32)
     t=st.floats(0.0, 0.5, width=32),
 )
 def test_never_applies_more_than_the_total_to_any_weight(w, pushes, t):
-    tx = optax_l1.l1_cumulative_penalty(t)
+    tx = optax_l1.l1_cumulative_penalty(t, learning_rate=1.0)
     params = jnp.asarray(w)
     state = tx.init(params)
     for push in pushes:
@@ -188,25 +188,24 @@ def test_never_applies_more_than_the_total_to_any_weight(w, pushes, t):
         params = new
 
 
-def test_the_parameter_is_recomputed_from_the_unpenalized_weight():
-    """Documented behaviour: like FTRL, the state (not the params passed in) drives it."""
-    tx = optax_l1.l1_cumulative_penalty(0.125)
+def test_it_follows_params_edited_between_steps():
+    """Weights changed outside the optimizer are kept, and charged only what they owe."""
+    tx = optax_l1.l1_cumulative_penalty(0.125, learning_rate=1.0)
     params = jnp.array([1.0])
     state = tx.init(params)
     updates, state = tx.update(jnp.zeros(1), state, params)
     params = optax.apply_updates(params, updates)
-    assert float(params[0]) == 0.875
-    assert float((params - state.unpenalized)[0]) == -0.125  # the penalty received
+    assert float(params[0]) == 0.875  # charged the first 0.125
     edited = jnp.array([5.0])  # changed outside the optimizer
     updates, state = tx.update(jnp.zeros(1), state, edited)
-    assert float(optax.apply_updates(edited, updates)[0]) == 0.75
+    assert float(optax.apply_updates(edited, updates)[0]) == 4.875  # this step's 0.125 only
 
 
 def test_a_zero_penalty_still_keeps_the_state_up_to_date():
     """Raising a zero penalty later (inject_hyperparams, eager) must not lose earlier steps."""
     outcomes = []
     for jit in (False, True):
-        tx = optax.inject_hyperparams(optax_l1.l1_cumulative_penalty)(penalty=0.0)
+        tx = optax.inject_hyperparams(optax_l1.l1_cumulative_penalty)(l1=0.0, learning_rate=1.0)
         update = jax.jit(tx.update) if jit else tx.update
         params = jnp.array([1.0, -1.0])
         state = tx.init(params)
@@ -214,7 +213,7 @@ def test_a_zero_penalty_still_keeps_the_state_up_to_date():
             updates, state = update(jnp.array([0.5, 0.5]), state, params)
             params = optax.apply_updates(params, updates)
         assert int(state.inner_state.count) == 3
-        state.hyperparams["penalty"] = jnp.asarray(0.125)
+        state.hyperparams["l1"] = jnp.asarray(0.125)
         updates, state = update(jnp.zeros(2), state, params)
         outcomes.append(np.asarray(optax.apply_updates(params, updates)))
     np.testing.assert_array_equal(outcomes[0], outcomes[1])

@@ -17,7 +17,7 @@ decays = st.floats(0.0, 10.0, width=32, allow_subnormal=False)
 
 def test_update_is_minus_decay_times_sign():
     params = jnp.array([1.0, -1.0, 0.75, -3.0])
-    tx = optax_l1.l1_sign_decay(0.25)
+    tx = optax_l1.l1_sign_decay(0.25, learning_rate=1.0)
     updates, _ = tx.update(jnp.zeros(4), tx.init(params), params)
     assert_trees_all_close(updates, jnp.array([-0.25, 0.25, -0.25, 0.25]))
 
@@ -26,7 +26,7 @@ def test_update_is_minus_decay_times_sign():
 def test_shrinks_positive_and_negative_weights(jit):
     """The seed write-up's `w + sign(w) * lambda` grows |w|; ours must shrink it."""
     params = jnp.array([2.0, -2.0, 0.5, -0.5])
-    tx = optax.chain(optax.sgd(0.1), optax_l1.l1_sign_decay(0.125))
+    tx = optax.chain(optax.sgd(0.1), optax_l1.l1_sign_decay(0.125, learning_rate=1.0))
     update = jax.jit(tx.update) if jit else tx.update
     updates, _ = update(jnp.zeros(4), tx.init(params), params)
     new = optax.apply_updates(params, updates)
@@ -37,7 +37,7 @@ def test_shrinks_positive_and_negative_weights(jit):
 
 def test_small_weights_stop_exactly_at_zero():
     params = jnp.array([0.1, -0.1, 0.0, -0.0, 1.0])
-    tx = optax_l1.l1_sign_decay(0.25)
+    tx = optax_l1.l1_sign_decay(0.25, learning_rate=1.0)
     updates, _ = tx.update(jnp.zeros(5), tx.init(params), params)
     new = optax.apply_updates(params, updates)
     assert_trees_bitwise_equal(jnp.abs(new[:4]), jnp.zeros(4))
@@ -47,7 +47,7 @@ def test_small_weights_stop_exactly_at_zero():
 def test_applies_after_the_gradient_step_not_inside_it():
     params = jnp.array([1.0, -1.0])
     grads = jnp.array([2.0, 2.0])
-    tx = optax.chain(optax.sgd(0.5), optax_l1.l1_sign_decay(0.25))
+    tx = optax.chain(optax.sgd(0.5), optax_l1.l1_sign_decay(0.25, learning_rate=1.0))
     updates, _ = tx.update(grads, tx.init(params), params)
     assert_trees_all_close(updates, jnp.array([-1.25, -0.75]))
 
@@ -55,7 +55,7 @@ def test_applies_after_the_gradient_step_not_inside_it():
 @settings(max_examples=60, deadline=None)
 @given(w=weights, decay=decays)
 def test_decay_never_increases_magnitude_nor_moves_more_than_decay(w, decay):
-    tx = optax_l1.l1_sign_decay(decay)
+    tx = optax_l1.l1_sign_decay(decay, learning_rate=1.0)
     params = jnp.asarray(w)
     updates, _ = tx.update(jnp.zeros_like(params), tx.init(params), params)
     new = np.asarray(optax.apply_updates(params, updates))
@@ -72,7 +72,7 @@ def test_update_is_bitwise_the_sign_times_min_definition(jit):
     params = jnp.asarray(np.concatenate([specials, rng.normal(size=200)]), jnp.float32)
     grads = jnp.asarray(rng.normal(size=params.shape), jnp.float32)
     d = np.float32(0.25)
-    tx = optax_l1.l1_sign_decay(d)
+    tx = optax_l1.l1_sign_decay(d, learning_rate=1.0)
     update = jax.jit(tx.update) if jit else tx.update
     updates, _ = update(grads, tx.init(params), params)
     w = np.asarray(params)

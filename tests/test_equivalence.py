@@ -63,12 +63,10 @@ def test_coupled_and_decoupled_are_identical_under_sgd(config, jit, dtype, reque
         request.getfixturevalue("x64")
     dtype = jnp.dtype(dtype)
     lam, mask = CONFIGS[config]
-    # Schedules compute in float32; the product with LR is taken in the params' dtype.
-    decay = (lambda t: LR * jnp.asarray(lam(t), dtype)) if callable(lam) else LR * lam
     params, grads = _problem(dtype)
 
     coupled = optax.chain(optax_l1.add_l1_gradient(lam, mask=mask), optax.sgd(LR))
-    decoupled = optax.chain(optax.sgd(LR), optax_l1.l1_sign_decay(decay, mask=mask))
+    decoupled = optax.chain(optax.sgd(LR), optax_l1.l1_sign_decay(lam, learning_rate=LR, mask=mask))
     coupled_path, _ = run_steps(coupled, params, grads, jit=jit)
     decoupled_path, _ = run_steps(decoupled, params, grads, jit=jit)
     reference = _numpy_reference(params, grads, lam, mask)
@@ -112,7 +110,7 @@ def test_one_sgd_step_agrees_away_from_zero(w, g, lr, lam):
     w = np.where(np.abs(w) < lr * lam, np.float32(lr * lam + 1.0), w)  # outside the clipped band
     params = jnp.asarray(w)
     coupled = optax.chain(optax_l1.add_l1_gradient(lam), optax.sgd(lr))
-    decoupled = optax.chain(optax.sgd(lr), optax_l1.l1_sign_decay(lr * lam))
+    decoupled = optax.chain(optax.sgd(lr), optax_l1.l1_sign_decay(lam, learning_rate=lr))
     u1, _ = coupled.update(jnp.asarray(g), coupled.init(params), params)
     u2, _ = decoupled.update(jnp.asarray(g), decoupled.init(params), params)
     new1, new2 = optax.apply_updates(params, u1), optax.apply_updates(params, u2)
@@ -127,7 +125,9 @@ def test_momentum_makes_them_differ():
     lam, lr = 0.5, 0.01
     params, grads = _problem(jnp.float32)
     coupled = optax.chain(optax_l1.add_l1_gradient(lam), optax.sgd(lr, momentum=0.9))
-    decoupled = optax.chain(optax.sgd(lr, momentum=0.9), optax_l1.l1_sign_decay(lr * lam))
+    decoupled = optax.chain(
+        optax.sgd(lr, momentum=0.9), optax_l1.l1_sign_decay(lam, learning_rate=lr)
+    )
     (c, *_), _ = run_steps(coupled, params, grads[:1])
     (d, *_), _ = run_steps(decoupled, params, grads[:1])
     assert_trees_all_close(c, d)  # the first step has no momentum history yet
@@ -152,6 +152,6 @@ def test_adam_normalizes_the_coupled_penalty_away():
         steps[lam] = updates
     assert_trees_all_close(steps[1e-4], steps[1e-2], rtol=1e-3)
     assert_trees_all_close(steps[1e-2], -0.1 * jnp.sign(params), rtol=1e-3)
-    tx = optax.chain(optax.adam(0.1), optax_l1.l1_sign_decay(1e-3))
+    tx = optax.chain(optax.adam(0.1), optax_l1.l1_sign_decay(1e-3, learning_rate=1.0))
     updates, _ = tx.update(zeros, tx.init(params), params)
     assert_trees_all_close(updates, -1e-3 * jnp.sign(params))

@@ -26,7 +26,7 @@ def test_equals_the_closed_form_group_prox(shape, axis, jit):
     u = 0.3 * jax.random.normal(jax.random.key(1), shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
     t = float(np.median(np.sqrt(np.sum(np.asarray(w + u) ** 2, axis=axes))))  # zeroes about half
-    tx = optax.chain(optax.sgd(1.0), optax_l1.group_soft_threshold(t, axis=axis))
+    tx = optax.chain(optax.sgd(1.0), optax_l1.group_soft_threshold(t, axis=axis, learning_rate=1.0))
     update = jax.jit(tx.update) if jit else tx.update
     updates, _ = update(-u, tx.init(w), w)  # sgd(1.0) turns -u into +u
     new = optax.apply_updates(w, updates)
@@ -39,7 +39,7 @@ def test_equals_the_closed_form_group_prox(shape, axis, jit):
 
 def test_whole_neurons_go_to_exact_zero_together():
     kernel = jnp.array([[3.0, 0.3, -2.0], [4.0, -0.4, 0.0]])  # column norms 5, 0.5, 2
-    tx = optax_l1.group_soft_threshold(1.0, axis=0)
+    tx = optax_l1.group_soft_threshold(1.0, axis=0, learning_rate=1.0)
     updates, _ = tx.update(jnp.zeros_like(kernel), tx.init(kernel), kernel)
     new = optax.apply_updates(kernel, updates)
     assert_trees_bitwise_equal(new[:, 1], jnp.zeros(2))
@@ -49,8 +49,10 @@ def test_whole_neurons_go_to_exact_zero_together():
 
 def test_scale_by_group_size_uses_sqrt_of_the_group_size():
     kernel = jnp.full((4, 2), 1.0)  # each column: 4 entries, norm 2
-    plain = optax_l1.group_soft_threshold(1.0, axis=0)  # t = 1
-    scaled = optax_l1.group_soft_threshold(1.0, axis=0, scale_by_group_size=True)  # t = 2
+    plain = optax_l1.group_soft_threshold(1.0, axis=0, learning_rate=1.0)  # t = 1
+    scaled = optax_l1.group_soft_threshold(
+        1.0, axis=0, scale_by_group_size=True, learning_rate=1.0
+    )  # t = 2
     zeros = jnp.zeros_like(kernel)
     up_plain, _ = plain.update(zeros, plain.init(kernel), kernel)
     up_scaled, _ = scaled.update(zeros, scaled.init(kernel), kernel)
@@ -60,7 +62,7 @@ def test_scale_by_group_size_uses_sqrt_of_the_group_size():
 
 def test_never_grows_a_group_and_keeps_directions():
     z = jax.random.normal(jax.random.key(5), (8, 16))
-    tx = optax_l1.group_soft_threshold(2.0, axis=0)
+    tx = optax_l1.group_soft_threshold(2.0, axis=0, learning_rate=1.0)
     updates, _ = tx.update(jnp.zeros_like(z), tx.init(z), z)
     new = np.asarray(optax.apply_updates(z, updates))
     assert np.all(np.linalg.norm(new, axis=0) <= np.linalg.norm(z, axis=0) + 1e-6)
@@ -69,28 +71,30 @@ def test_never_grows_a_group_and_keeps_directions():
 
 def test_axis_errors_are_clear():
     with pytest.raises(TypeError, match="`axis`"):
-        optax_l1.group_soft_threshold(0.1, axis=())
+        optax_l1.group_soft_threshold(0.1, axis=(), learning_rate=1.0)
     with pytest.raises(TypeError, match="`axis`"):
-        optax_l1.group_soft_threshold(0.1, axis=1.5)
+        optax_l1.group_soft_threshold(0.1, axis=1.5, learning_rate=1.0)
     with pytest.raises(ValueError, match="repeats"):
-        optax_l1.group_soft_threshold(0.1, axis=(0, 0))
-    tx = optax_l1.group_soft_threshold(0.1, axis=1)
+        optax_l1.group_soft_threshold(0.1, axis=(0, 0), learning_rate=1.0)
+    tx = optax_l1.group_soft_threshold(0.1, axis=1, learning_rate=1.0)
     params = {"kernel": jnp.ones((2, 2)), "bias": jnp.ones(2)}
     with pytest.raises(ValueError, match="does not fit a parameter of shape"):
         tx.update(params, tx.init(params), params)
-    masked = optax_l1.group_soft_threshold(0.1, axis=1, mask=optax_l1.skip_biases)
+    masked = optax_l1.group_soft_threshold(
+        0.1, axis=1, mask=optax_l1.skip_biases, learning_rate=1.0
+    )
     masked.update(params, masked.init(params), params)
     with pytest.raises(ValueError, match="same axis twice"):
-        bad = optax_l1.group_soft_threshold(0.1, axis=(1, -1))
+        bad = optax_l1.group_soft_threshold(0.1, axis=(1, -1), learning_rate=1.0)
         bad.update(params["kernel"], bad.init(params["kernel"]), params["kernel"])
 
 
 def test_inject_hyperparams_needs_axis_static_and_says_so():
-    tx = optax.inject_hyperparams(optax_l1.group_soft_threshold)(threshold=0.1, axis=0)
+    tx = optax.inject_hyperparams(optax_l1.group_soft_threshold)(l1=0.1, axis=0, learning_rate=1.0)
     with pytest.raises(TypeError, match="static_args"):
         tx.init(jnp.ones((2, 2)))
     tx = optax.inject_hyperparams(optax_l1.group_soft_threshold, static_args="axis")(
-        threshold=0.1, axis=0
+        l1=0.1, axis=0, learning_rate=1.0
     )
     params = jnp.full((2, 2), 1.0)
     updates, _ = jax.jit(tx.update)(jnp.zeros((2, 2)), tx.init(params), params)
@@ -101,6 +105,6 @@ def test_inject_hyperparams_needs_axis_static_and_says_so():
 def test_numpy_integer_axes_are_accepted():
     kernel = jnp.array([[3.0, 0.1], [4.0, -0.1]])
     for axis in (np.int64(0), (np.int32(0),)):
-        tx = optax_l1.group_soft_threshold(1.0, axis=axis)
+        tx = optax_l1.group_soft_threshold(1.0, axis=axis, learning_rate=1.0)
         updates, _ = tx.update(jnp.zeros_like(kernel), tx.init(kernel), kernel)
         assert float(optax.apply_updates(kernel, updates)[0, 1]) == 0.0

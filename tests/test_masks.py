@@ -1,3 +1,5 @@
+import functools
+
 import hypothesis.extra.numpy as hnp
 import jax
 import jax.numpy as jnp
@@ -11,7 +13,12 @@ from hypothesis import strategies as st
 import optax_l1
 from helpers import assert_trees_bitwise_equal
 
-TRANSFORMS = [optax_l1.add_l1_gradient, optax_l1.l1_sign_decay]
+TRANSFORMS = [
+    optax_l1.add_l1_gradient,
+    functools.partial(optax_l1.l1_sign_decay, learning_rate=1.0),
+    functools.partial(optax_l1.l1_soft_threshold, learning_rate=1.0),
+    functools.partial(optax_l1.l1_cumulative_penalty, learning_rate=1.0),
+]
 
 
 class NnxNet(nnx.Module):

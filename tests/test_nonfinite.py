@@ -12,13 +12,21 @@ from helpers import assert_trees_bitwise_equal
 SCHEDULE = optax.constant_schedule(0.01)
 OPTIMIZERS = {
     "add_l1_gradient": lambda: optax.chain(optax_l1.add_l1_gradient(SCHEDULE), optax.sgd(0.1)),
-    "l1_sign_decay": lambda: optax.chain(optax.sgd(0.1), optax_l1.l1_sign_decay(SCHEDULE)),
-    "l1_soft_threshold": lambda: optax.chain(optax.sgd(0.1), optax_l1.l1_soft_threshold(SCHEDULE)),
+    "l1_sign_decay": lambda: optax.chain(
+        optax.sgd(0.1), optax_l1.l1_sign_decay(SCHEDULE, learning_rate=1.0)
+    ),
+    "l1_soft_threshold": lambda: optax.chain(
+        optax.sgd(0.1), optax_l1.l1_soft_threshold(SCHEDULE, learning_rate=1.0)
+    ),
     "l1_cumulative_penalty": lambda: optax.chain(
-        optax.sgd(0.1), optax_l1.l1_cumulative_penalty(SCHEDULE, mask=optax_l1.skip_biases)
+        optax.sgd(0.1),
+        optax_l1.l1_cumulative_penalty(SCHEDULE, mask=optax_l1.skip_biases, learning_rate=1.0),
     ),
     "group_soft_threshold": lambda: optax.chain(
-        optax.sgd(0.1), optax_l1.group_soft_threshold(SCHEDULE, axis=0, mask=optax_l1.skip_biases)
+        optax.sgd(0.1),
+        optax_l1.group_soft_threshold(
+            SCHEDULE, axis=0, mask=optax_l1.skip_biases, learning_rate=1.0
+        ),
     ),
     "sgd_l1": lambda: optax_l1.sgd_l1(optax.cosine_decay_schedule(0.1, 100), 0.1),
     "adam_l1": lambda: optax_l1.adam_l1(0.1, 0.1, mask=optax_l1.skip_biases),

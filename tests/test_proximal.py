@@ -21,7 +21,9 @@ def _ista(x, y, alpha, steps, w0=None):
     """Full-batch chain(sgd(1/L), l1_soft_threshold(alpha/L)), run with lax.scan."""
     n = x.shape[0]
     lipschitz = float(np.linalg.eigvalsh(x.T @ x / n).max())
-    tx = optax.chain(optax.sgd(1 / lipschitz), optax_l1.l1_soft_threshold(alpha / lipschitz))
+    tx = optax.chain(
+        optax.sgd(1 / lipschitz), optax_l1.l1_soft_threshold(alpha / lipschitz, learning_rate=1.0)
+    )
     xj, yj = jnp.asarray(x), jnp.asarray(y)
 
     def loss(w):
@@ -68,7 +70,7 @@ def test_orthonormal_design_has_the_closed_form_solution(x64):
 def test_entries_that_reach_zero_are_bitwise_zero(jit):
     params = jnp.array([0.3, -0.3, 1e-3, -1e-7, 2.0, -2.0])
     grads = jnp.array([0.1, -0.1, 0.0, 0.0, 0.0, 0.0])
-    tx = optax.chain(optax.sgd(1.0), optax_l1.l1_soft_threshold(0.25))
+    tx = optax.chain(optax.sgd(1.0), optax_l1.l1_soft_threshold(0.25, learning_rate=1.0))
     update = jax.jit(tx.update) if jit else tx.update
     updates, _ = update(grads, tx.init(params), params)
     new = optax.apply_updates(params, updates)
@@ -87,7 +89,7 @@ finite = st.floats(-1e3, 1e3, width=32, allow_subnormal=False)
     t=st.floats(0.0, 100.0, width=32),
 )
 def test_prox_never_flips_a_sign_nor_grows_the_step_it_is_given(w, u, t):
-    tx = optax_l1.l1_soft_threshold(t)
+    tx = optax_l1.l1_soft_threshold(t, learning_rate=1.0)
     params = jnp.asarray(w)
     updates, _ = tx.update(jnp.asarray(u), tx.init(params), params)
     z = np.asarray(params + jnp.asarray(u))

@@ -30,10 +30,10 @@ def test_all_lists_exactly_the_public_api():
 def test_transforms_are_gradient_transformations():
     for tx in (
         optax_l1.add_l1_gradient(0.1),
-        optax_l1.l1_sign_decay(0.1),
-        optax_l1.l1_soft_threshold(0.1),
-        optax_l1.l1_cumulative_penalty(0.1),
-        optax_l1.group_soft_threshold(0.1, axis=0),
+        optax_l1.l1_sign_decay(0.1, learning_rate=1.0),
+        optax_l1.l1_soft_threshold(0.1, learning_rate=1.0),
+        optax_l1.l1_cumulative_penalty(0.1, learning_rate=1.0),
+        optax_l1.group_soft_threshold(0.1, axis=0, learning_rate=1.0),
     ):
         assert isinstance(tx, optax.GradientTransformation)
 
