@@ -27,6 +27,8 @@ demo: $(VENV)/.examples-installed
 
 bench: $(VENV)/.examples-installed
 	$(PY) benchmarks/step_overhead.py
+	$(PY) benchmarks/compare_methods.py --dataset digits
+	$(PY) benchmarks/compare_methods.py --dataset synthetic
 	$(PY) benchmarks/sparsity_frontier.py
 	$(PY) benchmarks/lasso.py
 

@@ -1,12 +1,12 @@
-"""Test accuracy against exact sparsity for every L1 method, on the flagship's digits MLP.
+"""Test accuracy against exact sparsity for every L1 method, on the digits MLP.
 
 Run: python benchmarks/sparsity_frontier.py [--epochs 60 --hidden 512]
 
-For SGD and Adam it sweeps lambda for each method of examples/flax_mlp.py (same model,
-data, initialization and batches: that script's own training code), and records the
-test accuracy and the fraction of kernel weights exactly zero. The practitioner's usual
-baseline is included: L1 in the loss (``add_l1_gradient``), then magnitude pruning of
-the kernels to a target sparsity, at the best lambda for each target.
+For SGD and Adam it sweeps lambda for each method of ``compare_methods.METHODS`` (same
+model, data, initialization and batches: that script's own training code), and records
+the test accuracy and the fraction of kernel weights exactly zero. The practitioner's
+usual baseline is included: L1 in the loss (``add_l1_gradient``), then magnitude pruning
+of the kernels to a target sparsity, at the best lambda for each target.
 
 It prints and writes (benchmarks/results/sparsity_frontier.{md,json,png}) the sweep, and
 for each method the highest sparsity reached within 1 point of the unregularized test
@@ -23,16 +23,15 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import flax_mlp  # noqa: E402
-from _common import RESULTS, machine, markdown_table, write_results  # noqa: E402
+import compare_methods
+from _common import RESULTS, machine, markdown_table, write_results
+from common import accuracy, load_digits
 
-import optax_l1  # noqa: E402
+import optax_l1
 
 SWEEPS = {
     "sgd": {
@@ -54,55 +53,48 @@ PRUNE_TARGETS = [0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995]
 PRUNED = "L1 in loss + magnitude pruning"
 
 
-def prune_to(model: flax_mlp.MLP, target: float) -> flax_mlp.MLP:
-    """A copy of ``model`` whose smallest-|w| kernel weights are zeroed to ``target`` sparsity."""
-    model = nnx.clone(model)
-    params = nnx.state(model, nnx.Param)
+def prune_to(params: dict, target: float) -> dict:
+    """A copy of ``params`` whose smallest-|w| kernel weights are zeroed to ``target``."""
     mask = optax_l1.skip_biases(params)
     leaves = zip(jax.tree.leaves(params), jax.tree.leaves(mask), strict=True)
     kernels = [w for w, keep in leaves if keep]
     magnitudes = np.sort(np.concatenate([np.abs(np.asarray(w)).ravel() for w in kernels]))
     cut = magnitudes[min(int(target * magnitudes.size), magnitudes.size - 1)]
-    pruned = jax.tree.map(
+    return jax.tree.map(
         lambda w, keep: jnp.where(jnp.abs(w) < cut, 0.0, w) if keep else w, params, mask
     )
-    nnx.update(model, pruned)
-    return model
 
 
 def run(args: argparse.Namespace, sweeps: dict) -> dict:
-    data = flax_mlp.load_data("digits")
+    data = load_digits()
     records = []
-    for optimizer, sweep in sweeps.items():
-        base = ["--optimizer", optimizer, "--epochs", str(args.epochs), "--seed", str(args.seed)]
-        base += ["--hidden", *map(str, args.hidden)]
-        train_args = flax_mlp.parse_args(base)
-        train_args.l1 = 0.0
-        none = flax_mlp.train("none", data, train_args)
+
+    def record(optimizer, method, lam, test_acc, zero_frac):
         records.append(
             {
                 "optimizer": optimizer,
-                "method": "none",
-                "l1": 0.0,
-                "test_acc": none.test_acc,
-                "zero_frac": none.zero_frac,
+                "method": method,
+                "l1": lam,
+                "test_acc": float(test_acc),
+                "zero_frac": float(zero_frac),
             }
         )
+
+    for optimizer, sweep in sweeps.items():
+
+        def train(method, lam, optimizer=optimizer):
+            return compare_methods.train(
+                method, data, optimizer, lam, args.epochs, args.hidden, args.seed
+            )
+
+        none = train("none", 0.0)
+        record(optimizer, "none", 0.0, none.test_acc, none.zero_frac)
         print(f"{optimizer}: unregularized test accuracy {none.test_acc:.4f}", flush=True)
         pruned_best: dict[float, dict] = {}
         for lam in sweep["lambdas"]:
-            train_args.l1 = lam
             for method in sweep["methods"]:
-                result = flax_mlp.train(method, data, train_args)
-                records.append(
-                    {
-                        "optimizer": optimizer,
-                        "method": method,
-                        "l1": lam,
-                        "test_acc": result.test_acc,
-                        "zero_frac": result.zero_frac,
-                    }
-                )
+                result = train(method, lam)
+                record(optimizer, method, lam, result.test_acc, result.zero_frac)
                 print(
                     f"  {method:<22} l1={lam:<7g} test {result.test_acc:.4f} "
                     f"zeros {result.zero_frac:.2%}",
@@ -111,20 +103,17 @@ def run(args: argparse.Namespace, sweeps: dict) -> dict:
                 if method != "add_l1_gradient":
                     continue
                 for target in PRUNE_TARGETS:
-                    pruned = prune_to(result.model, target)
-                    _, acc = flax_mlp.eval_step(pruned, data.x_test, data.y_test)
-                    zeros = float(
-                        optax_l1.sparsity(nnx.state(pruned, nnx.Param), optax_l1.skip_biases)
-                    )
-                    candidate = {
-                        "optimizer": optimizer,
-                        "method": PRUNED,
-                        "l1": lam,
-                        "test_acc": float(acc),
-                        "zero_frac": zeros,
-                    }
-                    if float(acc) > pruned_best.get(target, {"test_acc": -1})["test_acc"]:
-                        pruned_best[target] = candidate
+                    pruned = prune_to(result.params, target)
+                    acc = float(accuracy(pruned, data.x_test, data.y_test))
+                    zeros = float(optax_l1.sparsity(pruned, optax_l1.skip_biases))
+                    if acc > pruned_best.get(target, {"test_acc": -1})["test_acc"]:
+                        pruned_best[target] = {
+                            "optimizer": optimizer,
+                            "method": PRUNED,
+                            "l1": lam,
+                            "test_acc": acc,
+                            "zero_frac": zeros,
+                        }
         records.extend(pruned_best.values())
     return {"records": records}
 
@@ -193,7 +182,7 @@ def plot(records: list[dict], path: Path, sweeps: dict) -> Path:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[512])
+    parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="a tiny sweep, for tests")
@@ -201,7 +190,7 @@ def main(argv=None) -> dict:
     sweeps = SWEEPS
     if args.quick:
         sweeps = {k: {**v, "lambdas": v["lambdas"][:1]} for k, v in SWEEPS.items()}
-        args.epochs, args.hidden = 2, [16]
+        args.epochs, args.hidden = 2, 16
 
     print(f"machine: {machine()}; digits MLP hidden {args.hidden}, {args.epochs} epochs")
     data = run(args, sweeps)
@@ -221,7 +210,7 @@ def main(argv=None) -> dict:
     print(best_table)
     figure = plot(data["records"], args.out / "sparsity_frontier.png", sweeps)
     markdown = (
-        f"Machine: {machine()}. Digits MLP (examples/flax_mlp.py), hidden {args.hidden}, "
+        f"Machine: {machine()}. Digits MLP (benchmarks/compare_methods.py), hidden {args.hidden}, "
         f"{args.epochs} epochs, batch 32, seed {args.seed}; SGD lr 0.1, Adam lr 1e-3.\n\n"
         f"Highest exact sparsity within 1 point of the unregularized test accuracy:\n\n"
         f"{best_table}\n\nThe whole sweep:\n\n{sweep_table}\n\n![frontier]({figure.name})"

@@ -69,14 +69,17 @@ def run_steps(tx, params, grads_per_step, jit=False):
 
 
 def lasso_problem(n, d, informative, noise=0.5, seed=0):
-    """A Gaussian design with a sparse ground truth (the sparse-regression example's)."""
-    import sys
-    from pathlib import Path
+    """A lasso problem with a known sparse truth: ``(x, y)`` with y = x @ w + noise.
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-    from sparse_regression import make_problem
-
-    return make_problem(n, d, informative, noise, seed)
+    Gaussian design; ``informative`` features at random positions carry weights of
+    magnitude 1 to 2 with random signs; the rest are zero.
+    """
+    rng = np.random.default_rng([seed, n, d])
+    x = rng.normal(size=(n, d))
+    truth = np.zeros(d)
+    support = rng.choice(d, informative, replace=False)
+    truth[support] = rng.choice([-1.0, 1.0], informative) * (1 + rng.random(informative))
+    return x, x @ truth + noise * rng.normal(size=n)
 
 
 def lasso_objective(x, y, w, alpha):

@@ -1,17 +1,12 @@
 """The benchmark scripts run end to end on tiny settings (they are measured by `make bench`)."""
 
 import json
-import sys
-from pathlib import Path
 
+import compare_methods
+import lasso
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import lasso  # noqa: E402
-import sparsity_frontier  # noqa: E402
-import step_overhead  # noqa: E402
+import sparsity_frontier
+import step_overhead
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +62,16 @@ def test_lasso_quick(tmp_path):
     by_method = {r["method"]: r for r in data["results"]}
     assert by_method["sklearn Lasso (reference)"]["same_support"]
     assert (tmp_path / "lasso.md").exists()
+
+
+@pytest.mark.parametrize("dataset", ["digits", "synthetic"])
+def test_compare_methods_quick(tmp_path, dataset):
+    argv = ["--dataset", dataset, "--epochs", "2", "--hidden", "16", "--out", str(tmp_path)]
+    results = compare_methods.main([*argv, "--train-limit", "128"])
+    assert [r.method for r in results] == list(compare_methods.METHODS)
+    for r in results:
+        assert 0 <= r.test_acc <= 1 and 0 <= r.zero_frac <= 1 and r.mean_abs_w > 0
+    by_method = {r.method: r for r in results}
+    assert by_method["none"].zero_frac == 0 and by_method["adam_l1"].zero_frac > 0
+    assert (tmp_path / f"compare_methods_{dataset}_sgd.png").stat().st_size > 0
+    assert json.loads((tmp_path / f"compare_methods_{dataset}_sgd.json").read_text())["records"]
