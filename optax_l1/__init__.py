@@ -8,13 +8,13 @@ masks that skip biases and norm scales; metrics for logging the penalty and spar
 """
 
 from optax_l1._adam import ProximalAdamState, adam_l1, proximal_adam
-from optax_l1._alias import sgd_l1
+from optax_l1._alias import SgdL1Method, sgd_l1
 from optax_l1._coupled import add_l1_gradient
 from optax_l1._cumulative import CumulativePenaltyState, l1_cumulative_penalty
 from optax_l1._decoupled import l1_sign_decay
 from optax_l1._elementwise import ScheduleState
 from optax_l1._group import group_soft_threshold
-from optax_l1._masks import mask_by_name, skip_biases
+from optax_l1._masks import MaskOrFn, mask_by_name, skip_biases
 from optax_l1._metrics import l1_norm, sparsity
 from optax_l1._proximal import l1_soft_threshold
 
@@ -22,8 +22,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CumulativePenaltyState",
+    "MaskOrFn",
     "ProximalAdamState",
     "ScheduleState",
+    "SgdL1Method",
     "adam_l1",
     "add_l1_gradient",
     "group_soft_threshold",

@@ -10,8 +10,10 @@ import optax
 
 from optax_l1._elementwise import (
     NO_PARAMS_MSG,
+    Outputs,
     as_float_leaf,
     check_real_params,
+    map_outputs,
     value_at,
     wide_float,
 )
@@ -24,7 +26,7 @@ from optax_l1._validation import check_coefficient, check_in_range, is_static_ze
 class ProximalAdamState(NamedTuple):
     """State of :func:`proximal_adam`: Adam's moments and the step count."""
 
-    count: jax.Array  # shape=(), dtype=jnp.int32; indexes the schedules too
+    count: jax.Array  # type: ignore[assignment]  # shape=(), int32; indexes schedules
     mu: Any  # like params; first moment
     nu: Any  # like params; second moment
 
@@ -154,7 +156,7 @@ def proximal_adam(
         def step(path, u, m, v, w):
             arrays = as_float_leaf(path, u, w, "proximal_adam")
             if arrays is None or m is None:
-                return u, m, v
+                return Outputs(u, m, v)
             g, w = arrays
             wide = wide_float(w.dtype)
             g_wide = g.astype(wide)
@@ -174,7 +176,7 @@ def proximal_adam(
             if not no_decay:
                 direction = direction + jnp.asarray(decay, wide) * w_wide
             if no_l1 and no_l2:
-                return (-lr_wide * direction).astype(w.dtype), m, v
+                return Outputs((-lr_wide * direction).astype(w.dtype), m, v)
             z = w_wide - lr_wide * direction
             # No gradient yet (v = 0): no prox, see the docstring.
             step_size = jnp.where(v_hat > 0, lr_wide * inverse, 0)
@@ -184,17 +186,9 @@ def proximal_adam(
                 None if no_l1 else jnp.asarray(lam, wide),
                 None if no_l2 else jnp.asarray(lam2, wide),
             )
-            return (shrunk - w_wide).astype(w.dtype), m, v
+            return Outputs((shrunk - w_wide).astype(w.dtype), m, v)
 
-        is_none = lambda x: x is None  # noqa: E731
-        out = jax.tree_util.tree_map_with_path(
-            step, updates, state.mu, state.nu, params, is_leaf=is_none
-        )
-        treedef = jax.tree.structure(updates, is_leaf=is_none)
-        triples = treedef.flatten_up_to(out)
-        new_updates = treedef.unflatten([t[0] for t in triples])
-        mu = treedef.unflatten([t[1] for t in triples])
-        nu = treedef.unflatten([t[2] for t in triples])
+        new_updates, mu, nu = map_outputs(step, 3, updates, state.mu, state.nu, params)
         return new_updates, ProximalAdamState(count, mu, nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -259,5 +253,5 @@ def adam_l1(
         return prox
     return optax.chain(
         with_mask(prox, mask, "adam_l1"),
-        with_mask(optax.adam(learning_rate, b1, b2, eps), complement(mask), "adam_l1 (rest)"),
+        optax.masked(optax.adam(learning_rate, b1, b2, eps), complement(mask)),
     )

@@ -10,10 +10,12 @@ import optax
 
 from optax_l1._elementwise import (
     NO_PARAMS_MSG,
+    Outputs,
     as_float_leaf,
     check_real_params,
     compute_dtype,
     landing_dtype,
+    map_outputs,
     per_step_amount,
     wide_float,
 )
@@ -26,7 +28,7 @@ from optax_l1._validation import check_coefficient, is_static_zero
 class CumulativePenaltyState(NamedTuple):
     """State of :func:`l1_cumulative_penalty`: a plain pytree of arrays, checkpointable."""
 
-    count: jax.Array  # shape=(), dtype=jnp.int32; updates made (indexes the schedules)
+    count: jax.Array  # type: ignore[assignment]  # shape=(), int32; updates made (indexes the schedules)
     total: jax.Array  # shape=(), float32 (float64 under x64); penalty every weight is owed
     total_error: jax.Array  # shape=(), like total; Kahan compensation for `total`
     unpenalized: Any  # like params, float32 or wider: the weight before this step's penalty
@@ -193,17 +195,10 @@ def l1_cumulative_penalty(
         def leaf(path, u, w, r):
             arrays = None if r is None else as_float_leaf(path, u, w, "l1_cumulative_penalty")
             if arrays is None:
-                return u, r
-            return _charge(*arrays, r, state.total, total, shrink)
+                return Outputs(u, r)
+            return Outputs(*_charge(*arrays, r, state.total, total, shrink))
 
-        is_none = lambda x: x is None  # noqa: E731
-        charged = jax.tree_util.tree_map_with_path(
-            leaf, updates, params, state.unpenalized, is_leaf=is_none
-        )
-        treedef = jax.tree.structure(updates, is_leaf=is_none)
-        pairs = treedef.flatten_up_to(charged)
-        new_updates = treedef.unflatten([u for u, _ in pairs])
-        unpenalized = treedef.unflatten([r for _, r in pairs])
+        new_updates, unpenalized = map_outputs(leaf, 2, updates, params, state.unpenalized)
         count = optax.safe_increment(state.count)
         return new_updates, CumulativePenaltyState(count, total, total_error, unpenalized)
 

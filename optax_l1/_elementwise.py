@@ -25,7 +25,7 @@ LeafRule = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 class ScheduleState(NamedTuple):
     """Step count kept by an L1 transform whose ``l1`` or ``learning_rate`` is a schedule."""
 
-    count: jax.Array  # shape=(), dtype=jnp.int32
+    count: jax.Array  # type: ignore[assignment]  # shape=(), dtype=jnp.int32
 
 
 def wide_float(dtype: Any) -> jnp.dtype:
@@ -147,6 +147,29 @@ def map_float_leaves(
         return u if leaf is None else rule(*leaf)
 
     return jax.tree_util.tree_map_with_path(apply, updates, params, is_leaf=lambda x: x is None)
+
+
+class Outputs:
+    """Several results of one leaf's step, kept together as a single pytree leaf."""
+
+    def __init__(self, *values: Any):
+        self.values = values
+
+
+def map_outputs(
+    fn: Callable[..., Outputs], count: int, tree: PyTree, *rest: PyTree
+) -> tuple[PyTree, ...]:
+    """``jax.tree_util.tree_map_with_path(fn, ...)`` for an ``fn`` with ``count`` results.
+
+    ``fn`` returns an :class:`Outputs` per leaf of ``tree`` (``None`` leaves included);
+    the result is one tree per output, each with the structure of ``tree``.
+    """
+    is_none = lambda x: x is None  # noqa: E731
+    outputs = jax.tree_util.tree_map_with_path(fn, tree, *rest, is_leaf=is_none)
+    is_outputs = lambda x: isinstance(x, Outputs)  # noqa: E731
+    return tuple(
+        jax.tree.map(lambda o, i=i: o.values[i], outputs, is_leaf=is_outputs) for i in range(count)
+    )
 
 
 @jax.custom_jvp

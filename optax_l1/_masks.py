@@ -63,7 +63,8 @@ def _child(node: Any, entry: Any) -> Any:
 
 def _parent_type_names(root: Any, path: tuple[Any, ...]) -> list[str]:
     """The type names of the nodes on ``path`` above the leaf, nearest first."""
-    names, node = [], root
+    names: list[str] = []
+    node = root
     for entry in path[:-1]:
         try:
             node = _child(node, entry)

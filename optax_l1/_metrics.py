@@ -88,5 +88,6 @@ def sparsity(params: PyTree, mask: MaskOrFn | None = None) -> jax.Array:
     if total == 0:
         raise ValueError("`sparsity` needs at least one floating-point entry selected by `mask`")
     # int32 per leaf, float32 across leaves: no overflow past 2**31 weights in all.
-    zeros = sum(jnp.sum(leaf == 0, dtype=jnp.int32).astype(jnp.float32) for leaf in leaves)
+    counts = [jnp.sum(leaf == 0, dtype=jnp.int32).astype(jnp.float32) for leaf in leaves]
+    zeros = sum(counts, start=jnp.zeros([], jnp.float32))
     return (zeros / total).astype(jnp.float32)

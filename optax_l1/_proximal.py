@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -128,10 +131,10 @@ def l1_soft_threshold(
       <https://doi.org/10.1111/j.1467-9868.2005.00503.x>`_, JRSS B 2005.
     """
     check_coefficient(l2, "l2")
+    rule: Callable[..., jax.Array] = _elastic_net_step
+    strengths = {"l1": l1, "l2": l2}
     if is_static_zero(l2):
         strengths, rule = {"l1": l1}, _threshold_step
-    else:
-        strengths, rule = {"l1": l1, "l2": l2}, _elastic_net_step
     return per_weight_transform(
         rule, strengths, learning_rate, mask, "l1_soft_threshold", lands_on_param=True
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from types import FrameType
 
 _SCHEDULE_FREE = "optax/contrib/_schedule_free.py"
 
@@ -16,7 +17,7 @@ def refuse_inside_schedule_free(owner: str) -> None:
     somewhere else, and the average is not sparse. Nothing in the arguments says so;
     the call stack does (this runs once per trace under ``jit``).
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         code = frame.f_code
         if code.co_name == "update_fn" and code.co_filename.replace("\\", "/").endswith(

@@ -22,7 +22,7 @@ def _ista(x, y, alpha, steps, w0=None):
     n = x.shape[0]
     lipschitz = float(np.linalg.eigvalsh(x.T @ x / n).max())
     tx = optax.chain(
-        optax.sgd(1 / lipschitz), optax_l1.l1_soft_threshold(alpha / lipschitz, learning_rate=1.0)
+        optax.sgd(1 / lipschitz), optax_l1.l1_soft_threshold(alpha, learning_rate=1 / lipschitz)
     )
     xj, yj = jnp.asarray(x), jnp.asarray(y)
 

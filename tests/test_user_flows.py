@@ -184,12 +184,12 @@ def test_python_float_leaves_are_regularized(name):
     np.testing.assert_allclose([new["w"], new["v"]], [2 - LR * LAM, -2 + LR * LAM], rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", [*ALL, "adam_l1", "ftrl_like_sgd_l1"])
+@pytest.mark.parametrize("name", [*ALL, "adam_l1", "sgd_l1"])
 def test_complex_parameters_are_refused_at_init(name):
     params = {"real": jnp.ones((2, 2)), "phase": jnp.ones((2, 2), jnp.complex64)}
     tx = {
         "adam_l1": lambda: optax_l1.adam_l1(0.1, 0.1),
-        "ftrl_like_sgd_l1": lambda: optax_l1.sgd_l1(0.1, 0.1),
+        "sgd_l1": lambda: optax_l1.sgd_l1(0.1, 0.1),
     }.get(name, lambda: with_sgd(name, LAM))()
     with pytest.raises(ValueError, match=r"\['phase'\] is complex"):
         tx.init(params)
@@ -478,6 +478,67 @@ def test_adam_l1_mask_that_does_not_fit_says_so():
     tx = optax_l1.adam_l1(0.1, 0.1, mask={"a": True})
     with pytest.raises(ValueError, match="`mask` does not fit the params"):
         tx.init({"a": jnp.ones((2, 2)), "b": jnp.ones(2)})
+
+
+MASK_TRANSFORMS = [
+    optax_l1.add_l1_gradient,
+    functools.partial(optax_l1.l1_sign_decay, learning_rate=1.0),
+    functools.partial(optax_l1.l1_soft_threshold, learning_rate=1.0),
+    functools.partial(optax_l1.l1_cumulative_penalty, learning_rate=1.0),
+]
+
+
+class NnxNet(nnx.Module):
+    def __init__(self, rngs):
+        self.embed = nnx.Embed(10, 4, rngs=rngs)
+        self.dense = nnx.Linear(4, 3, rngs=rngs)
+        self.norm = nnx.LayerNorm(3, rngs=rngs)
+
+    def __call__(self, tokens):
+        return self.norm(self.dense(self.embed(tokens).mean(axis=0)))
+
+
+class LinenNet(linen.Module):
+    @linen.compact
+    def __call__(self, x):
+        x = linen.Dense(3)(x)
+        return linen.LayerNorm()(x)
+
+
+@pytest.mark.parametrize("mask", [optax_l1.skip_biases, optax_l1.mask_by_name()])
+@pytest.mark.parametrize("factory", MASK_TRANSFORMS)
+def test_masks_work_on_flax_nnx_optimizer_state(mask, factory):
+    model = NnxNet(nnx.Rngs(0))
+    before = nnx.state(model, nnx.Param)
+    before = jax.tree.map(jnp.copy, before)
+    if factory is optax_l1.add_l1_gradient:
+        tx = optax.chain(factory(0.01, mask=mask), optax.sgd(0.1))
+    else:
+        tx = optax.chain(optax.sgd(0.1), factory(0.001, mask=mask))
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    grads = jax.tree.map(jnp.zeros_like, nnx.state(model, nnx.Param))
+    optimizer.update(model, grads)
+    after = nnx.state(model, nnx.Param)
+    for skipped in (("dense", "bias"), ("norm", "bias"), ("norm", "scale")):
+        assert_trees_bitwise_equal(after[skipped[0]][skipped[1]], before[skipped[0]][skipped[1]])
+    regularized = [("dense", "kernel"), ("embed", "embedding")]
+    for module, name in regularized:
+        new, old = np.asarray(after[module][name][...]), np.asarray(before[module][name][...])
+        assert np.all(np.abs(new) < np.abs(old))
+
+
+@pytest.mark.parametrize("mask", [optax_l1.skip_biases, optax_l1.mask_by_name()])
+def test_masks_work_on_linen_params(mask):
+    model = LinenNet()
+    variables = model.init(jax.random.key(0), jnp.ones((1, 4)))
+    params = variables["params"]
+    tx = optax.chain(optax_l1.add_l1_gradient(0.01, mask=mask), optax.sgd(0.1))
+    state = tx.init(params)
+    updates, state = tx.update(jax.tree.map(jnp.zeros_like, params), state, params)
+    new = optax.apply_updates(params, updates)
+    assert_trees_bitwise_equal(new["Dense_0"]["bias"], params["Dense_0"]["bias"])
+    assert_trees_bitwise_equal(new["LayerNorm_0"], params["LayerNorm_0"])
+    assert np.all(np.abs(new["Dense_0"]["kernel"]) < np.abs(params["Dense_0"]["kernel"]))
 
 
 # --------------------------------------------------------------------------- 8. wrappers
