@@ -4,7 +4,9 @@ Coupled (``add_l1_gradient``) and decoupled (``l1_sign_decay``) L1, and the meth
 that reach exact zeros (``l1_soft_threshold``, ``l1_cumulative_penalty``,
 ``group_soft_threshold``), as composable ``optax.GradientTransformation``s; L1 that
 works under Adam (``proximal_adam``, ``adam_l1``) and SGD with L1 built in (``sgd_l1``);
-masks that skip biases and norm scales; metrics for logging the penalty and sparsity.
+masks that skip biases and norm scales; metrics for logging the penalty and sparsity;
+a controller that reaches a target sparsity (``target_sparsity``), fine-tuning on the
+support (``freeze_zeros``) and a per-layer report (``sparsity_report``).
 """
 
 from optax_l1._adam import ProximalAdamState, adam_l1, proximal_adam
@@ -13,21 +15,28 @@ from optax_l1._coupled import add_l1_gradient
 from optax_l1._cumulative import CumulativePenaltyState, l1_cumulative_penalty
 from optax_l1._decoupled import l1_sign_decay
 from optax_l1._elementwise import ScheduleState
+from optax_l1._freeze import freeze_zeros
 from optax_l1._group import group_soft_threshold
 from optax_l1._masks import MaskOrFn, mask_by_name, skip_biases
 from optax_l1._metrics import l1_norm, sparsity
 from optax_l1._proximal import l1_soft_threshold
+from optax_l1._report import LeafSparsity, SparsityReport, sparsity_report
+from optax_l1._target import TargetSparsityState, target_sparsity
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CumulativePenaltyState",
+    "LeafSparsity",
     "MaskOrFn",
     "ProximalAdamState",
     "ScheduleState",
     "SgdL1Method",
+    "SparsityReport",
+    "TargetSparsityState",
     "adam_l1",
     "add_l1_gradient",
+    "freeze_zeros",
     "group_soft_threshold",
     "l1_cumulative_penalty",
     "l1_norm",
@@ -38,4 +47,6 @@ __all__ = [
     "sgd_l1",
     "skip_biases",
     "sparsity",
+    "sparsity_report",
+    "target_sparsity",
 ]

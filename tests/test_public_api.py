@@ -4,12 +4,16 @@ import optax_l1
 
 EXPECTED = {
     "CumulativePenaltyState",
+    "LeafSparsity",
     "MaskOrFn",
     "ProximalAdamState",
     "ScheduleState",
     "SgdL1Method",
+    "SparsityReport",
+    "TargetSparsityState",
     "adam_l1",
     "add_l1_gradient",
+    "freeze_zeros",
     "group_soft_threshold",
     "l1_cumulative_penalty",
     "l1_norm",
@@ -20,6 +24,8 @@ EXPECTED = {
     "sgd_l1",
     "skip_biases",
     "sparsity",
+    "sparsity_report",
+    "target_sparsity",
 }
 
 
