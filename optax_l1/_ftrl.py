@@ -157,8 +157,8 @@ def ftrl(
     the weights it starts from are the leader's (zero, with :math:`z = 0`): a nonzero
     initial weight, or one loaded or edited after ``init``, is pulled back toward the
     leader's value at the next step (without shrinkage, a coordinate whose gradient is
-    zero goes to exactly 0). Start FTRL from zero weights (linear models, the wide part of wide-and-deep
-    models, where it belongs), not from pretrained ones.
+    zero goes to exactly 0). Start FTRL from zero weights (linear models, the wide part
+    of wide-and-deep models, where it belongs), not from pretrained ones.
 
     **Masked-out leaves** (``mask`` False) get FTRL without ``l1``, ``l2`` and
     ``l2_shrinkage``: the same learning rate, power, ``beta`` and initial accumulator,
