@@ -4,12 +4,16 @@ Run: python benchmarks/step_overhead.py [--layers 8 --width 2048] [--repeats 11]
 
 Part 1 times a jitted optimizer update alone (grads and state in, new params and state
 out; no model) on a tree of `layers` kernels of width x width with biases (33.6M float32
-parameters by default), for SGD, SGD with momentum and Adam, each alone, chained with
-each optax_l1 transform (masked with `skip_biases`), and with `optax.add_decayed_weights`
-(L2, the same-shaped elementwise peer). It also reports XLA's count of bytes accessed by
+parameters by default), for SGD, SGD with momentum, Adam and Adagrad, each alone, chained
+with each optax_l1 transform (masked with `skip_biases`), and with
+`optax.add_decayed_weights` (L2, the same-shaped elementwise peer); and the optimizers
+with L1 built in next to the host they cost like: `adam_l1` next to Adam, `ftrl` and
+`proximal_adagrad` next to Adagrad. It also reports XLA's count of bytes accessed by
 each compiled step and the effective bandwidth, next to a plain fused `p + c * g`, and
 what each transform moves beyond reading and writing its own state (zero is the floor:
-an elementwise transform can ride on the host's pass over memory).
+an elementwise transform can ride on the host's pass over memory; `ftrl`, whose three
+outputs all depend on the old accumulator, cannot on XLA:CPU, which computes each output
+in a loop of its own: see tests/test_benchmarks.py).
 
 Part 2 times a full train step of an MLP: the usual "L1 term in the loss" approach
 (lambda * sum|w| added to the loss, differentiated by jax.grad) against our transforms
@@ -52,6 +56,7 @@ HOSTS = {
     "sgd": lambda: optax.sgd(LR),
     "momentum": lambda: optax.sgd(LR, momentum=0.9),
     "adam": lambda: optax.adam(LR),
+    "adagrad": lambda: optax.adagrad(LR),
 }
 
 # name -> (position relative to the host, factory)
@@ -95,6 +100,9 @@ def variants_for(host: str) -> dict[str, optax.GradientTransformation]:
         out[f"{host} + {name}"] = optax.chain(*parts)
     if host == "adam":
         out["adam_l1 (proximal Adam)"] = optax_l1.adam_l1(LR, LAM, mask=MASK)
+    if host == "adagrad":  # Adagrad's accumulator, and FTRL's z on top
+        out["ftrl"] = optax_l1.ftrl(LR, l1=LAM, mask=MASK)
+        out["proximal_adagrad"] = optax_l1.proximal_adagrad(LR, LAM, mask=MASK)
     return out
 
 

@@ -4,11 +4,14 @@ Coupled (``add_l1_gradient``) and decoupled (``l1_sign_decay``) L1, and the meth
 that reach exact zeros (``l1_soft_threshold``, ``l1_cumulative_penalty``,
 ``group_soft_threshold``), as composable ``optax.GradientTransformation``s; L1 that
 works under Adam (``proximal_adam``, ``adam_l1``) and SGD with L1 built in (``sgd_l1``);
-masks that skip biases and norm scales; metrics for logging the penalty and sparsity;
-a controller that reaches a target sparsity (``target_sparsity``), fine-tuning on the
-support (``freeze_zeros``) and a per-layer report (``sparsity_report``).
+the L1 optimizers other frameworks ship (``ftrl``, Keras' FTRL-Proximal, and
+``proximal_adagrad``, TensorFlow's); masks that skip biases and norm scales; metrics for
+logging the penalty and sparsity; a controller that reaches a target sparsity
+(``target_sparsity``), fine-tuning on the support (``freeze_zeros``) and a per-layer
+report (``sparsity_report``).
 """
 
+from optax_l1._adagrad import ProximalAdagradState, proximal_adagrad
 from optax_l1._adam import ProximalAdamState, adam_l1, proximal_adam
 from optax_l1._alias import SgdL1Method, sgd_l1
 from optax_l1._coupled import add_l1_gradient
@@ -16,6 +19,7 @@ from optax_l1._cumulative import CumulativePenaltyState, l1_cumulative_penalty
 from optax_l1._decoupled import l1_sign_decay
 from optax_l1._elementwise import ScheduleState
 from optax_l1._freeze import freeze_zeros
+from optax_l1._ftrl import FtrlState, ftrl
 from optax_l1._group import group_soft_threshold
 from optax_l1._masks import MaskOrFn, mask_by_name, skip_biases
 from optax_l1._metrics import l1_norm, sparsity
@@ -27,8 +31,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CumulativePenaltyState",
+    "FtrlState",
     "LeafSparsity",
     "MaskOrFn",
+    "ProximalAdagradState",
     "ProximalAdamState",
     "ScheduleState",
     "SgdL1Method",
@@ -37,12 +43,14 @@ __all__ = [
     "adam_l1",
     "add_l1_gradient",
     "freeze_zeros",
+    "ftrl",
     "group_soft_threshold",
     "l1_cumulative_penalty",
     "l1_norm",
     "l1_sign_decay",
     "l1_soft_threshold",
     "mask_by_name",
+    "proximal_adagrad",
     "proximal_adam",
     "sgd_l1",
     "skip_biases",

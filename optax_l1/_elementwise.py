@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from optax_l1._masks import MaskOrFn, PyTree, is_complex_leaf, is_float_leaf, with_mask
@@ -245,3 +246,52 @@ def per_weight_transform(
         return map_float_leaves(leaf, updates, params, owner), new_state
 
     return with_mask(optax.GradientTransformation(init_fn, update_fn), mask, owner)
+
+
+def static_number(value: Any) -> float | None:
+    """``value`` as a Python float when it is a concrete scalar; None for schedules and tracers."""
+    if callable(value) or isinstance(value, jax.core.Tracer):
+        return None
+    return float(np.asarray(value))
+
+
+def state_like(params: Any, fill: Any) -> Any:
+    """A fresh array of ``fill`` per floating-point leaf (float32 or wider), None elsewhere.
+
+    Each leaf gets a buffer of its own, so that the state can be donated to a jitted step.
+    """
+
+    def entry(w):
+        if not is_float_leaf(w):
+            return None
+        dtype = wide_float(jnp.asarray(w).dtype)
+        return jnp.full(jnp.shape(w), jnp.asarray(fill, dtype), dtype)
+
+    return jax.tree.map(entry, params)
+
+
+def map_leaves_with_state(
+    step: Callable[..., tuple[Any, ...]],
+    updates: PyTree,
+    states: tuple[PyTree, ...],
+    params: PyTree,
+    selected: PyTree,
+    owner: str,
+) -> tuple[PyTree, tuple[PyTree, ...]]:
+    """Applies ``step(u, w, *state_leaves, regularized)`` to each floating-point leaf.
+
+    ``states`` is a tuple of pytrees shaped like the params (None at non-float leaves);
+    returns the new updates and a tuple of new state pytrees. Leaves that L1 does not act
+    on (None updates, integer params, ``MaskedNode``) pass through with their state.
+    """
+
+    def leaf(path, u, w, regularized, *state_leaves):
+        arrays = as_float_leaf(path, u, w, owner)
+        if arrays is None or any(s is None for s in state_leaves):
+            return Outputs(u, *state_leaves)
+        return Outputs(*step(*arrays, *state_leaves, bool(regularized)))
+
+    new_updates, *new_states = map_outputs(
+        leaf, 1 + len(states), updates, params, selected, *states
+    )
+    return new_updates, tuple(new_states)

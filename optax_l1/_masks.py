@@ -269,6 +269,17 @@ def complement(mask: MaskOrFn) -> Callable[[PyTree], PyTree]:
     return select
 
 
+def selection(mask: MaskOrFn | None, params: PyTree) -> PyTree:
+    """``mask`` resolved against ``params`` (see :func:`full_mask`); all True when None.
+
+    For the optimizers that apply their regularization per leaf themselves rather than
+    through :func:`with_mask` (their state covers every floating-point leaf).
+    """
+    if mask is None:
+        return jax.tree.map(lambda _: True, params)
+    return full_mask(mask, params)
+
+
 def _is_placeholder(params: Any) -> bool:
     # optax.tree_map_params initializes with a placeholder object instead of params.
     return type(params).__name__ == "_ParamsPlaceholder"
@@ -287,6 +298,12 @@ def warn_if_nothing_selected(mask: MaskOrFn, params: PyTree, owner: str) -> None
             UserWarning,
             stacklevel=4,
         )
+
+
+def check_mask_at_init(mask: MaskOrFn | None, params: PyTree, owner: str) -> None:
+    """At ``init``: a ``ValueError`` if ``mask`` does not fit, a warning if it selects nothing."""
+    if mask is not None and not _is_placeholder(params):
+        warn_if_nothing_selected(mask, params, owner)
 
 
 def with_mask(inner: optax.GradientTransformation, mask: MaskOrFn | None, owner: str = "L1"):

@@ -73,9 +73,18 @@ def check_coefficient(value: Any, name: str) -> None:
 
 
 def check_in_range(
-    value: Any, name: str, low: float, high: float, *, low_open: bool = False
+    value: Any,
+    name: str,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_closed: bool = False,
 ) -> None:
-    """A static number in ``[low, high)`` (or ``(low, high)``); ``ValueError`` otherwise."""
+    """A static number in ``[low, high)``; ``ValueError`` otherwise.
+
+    ``low_open`` excludes ``low``, ``high_closed`` includes ``high``.
+    """
     if isinstance(value, jax.core.Tracer):
         return
     if callable(value):
@@ -84,8 +93,9 @@ def check_in_range(
     if number is None or not _finite_in_float32(number):
         raise ValueError(f"`{name}` must be a finite real number; got {_describe(value)}")
     below = number <= low if low_open else number < low
-    if below or number >= high:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
+    above = number > high if high_closed else number >= high
+    if below or above:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{']' if high_closed else ')'}"
         raise ValueError(f"`{name}` must be in {interval}; got {value!r}")
 
 

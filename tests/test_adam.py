@@ -16,8 +16,11 @@ from helpers import (
 STEPS = 50
 
 
-def _numpy_proxgen_step(w, m, v, g, t, lr, l1, wd, b1=0.9, b2=0.999, eps=1e-8):
+def _numpy_proxgen_step(w, m, v, g, t, lr, l1, wd, l2=0.0, b1=0.9, b2=0.999, eps=1e-8):
     """One ProxGen Adam step (Yun et al. 2021) in float64 NumPy, from step count t >= 1.
+
+    With ``l2``, the prox of ``l1 |w| + (l2 / 2) w^2`` in Adam's metric D (elastic net):
+    ``S_{lr l1 / D}(z) / (1 + lr l2 / D)``.
 
     The bias corrections 1 - b**t are taken in float32, as Optax (and so any float32
     Adam) computes them: 1 - float32(0.999) is off from 0.001 by 1.3e-5 relatively.
@@ -29,16 +32,19 @@ def _numpy_proxgen_step(w, m, v, g, t, lr, l1, wd, b1=0.9, b2=0.999, eps=1e-8):
     c2 = np.float64(1 - np.float32(b2) ** np.float32(t))
     denom = np.sqrt(v / c2) + eps
     z = w - lr * (m / c1 / denom + wd * w)
-    return np.sign(z) * np.maximum(np.abs(z) - lr * l1 / denom, 0), m, v
+    shrunk = np.sign(z) * np.maximum(np.abs(z) - lr * l1 / denom, 0)
+    return shrunk / (1 + lr * l2 / denom), m, v
 
 
 CASES = {
-    "constant": (0.01, 0.05, 0.0),
-    "weight_decay": (0.01, 0.05, 0.1),
+    "constant": (0.01, 0.05, 0.0, 0.0),
+    "weight_decay": (0.01, 0.05, 0.1, 0.0),
+    "elastic_net": (0.01, 0.05, 0.0, 0.5),
     "schedules": (
         optax.cosine_decay_schedule(0.01, STEPS),
         optax.linear_schedule(0.0, 0.1, STEPS),
         optax.constant_schedule(0.05),
+        optax.constant_schedule(0.25),
     ),
 }
 
@@ -46,22 +52,24 @@ CASES = {
 @pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize("case", CASES)
 def test_matches_a_numpy_proxgen_reference(case, jit):
-    lr, l1, wd = CASES[case]
+    lr, l1, wd, l2 = CASES[case]
     params = random_tree(jax.random.key(0), low=-0.5, high=0.5)
     grads = [random_tree(jax.random.key(i + 1), low=-1.0, high=1.0) for i in range(STEPS)]
-    tx = optax_l1.proximal_adam(lr, l1, weight_decay=wd)
+    tx = optax_l1.proximal_adam(lr, l1, weight_decay=wd, l2=l2)
     state = tx.init(params)
     update = jax.jit(tx.update) if jit else tx.update
-    hyper = [(lambda t, h=h: float(h(jnp.int32(t)))) if callable(h) else h for h in (lr, l1, wd)]
+    hyper = [
+        (lambda t, h=h: float(h(jnp.int32(t)))) if callable(h) else h for h in (lr, l1, wd, l2)
+    ]
     moments = [(0.0, 0.0) for _ in jax.tree.leaves(params)]
     zeros_seen = 0
     for t in range(STEPS):
-        lr_t, l1_t, wd_t = (h(t) if callable(h) else h for h in hyper)
+        lr_t, l1_t, wd_t, l2_t = (h(t) if callable(h) else h for h in hyper)
         expected, new_moments = [], []
         for w, g, (m, v) in zip(
             jax.tree.leaves(params), jax.tree.leaves(grads[t]), moments, strict=True
         ):
-            w_new, m, v = _numpy_proxgen_step(w, m, v, g, t + 1, lr_t, l1_t, wd_t)
+            w_new, m, v = _numpy_proxgen_step(w, m, v, g, t + 1, lr_t, l1_t, wd_t, l2_t)
             expected.append(w_new)
             new_moments.append((m, v))
         moments = new_moments

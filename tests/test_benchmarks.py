@@ -47,6 +47,15 @@ def test_memory_traffic_stays_at_its_floor(step_overhead_run):
         assert beyond[f"{host} + l1_cumulative_penalty"] <= 2 * kernel_bytes + scalars
     assert beyond["sgd + add_l1_gradient"] <= scalars
     assert beyond["adam_l1 (proximal Adam)"] <= scalars
+    # Adagrad's accumulator is proximal_adagrad's whole state: nothing beyond it.
+    assert beyond["proximal_adagrad"] <= scalars
+    # FTRL's three outputs (w, z, n) all depend on the old n and on g, and XLA:CPU computes
+    # each output in a loop of its own: z's loop reads z, g, w, n; n's loop n, g (and z',
+    # its ordering after z's); w's loop w, z', n'. Thirteen passes over a params-sized
+    # array against Adagrad's seven, two of them for z: four beyond its own state, on
+    # every leaf (masked-out leaves get FTRL too). Twelve is the floor for three loops.
+    param_bytes = 2 * (64 * 64 + 64) * 4
+    assert beyond["ftrl"] <= 4 * param_bytes + scalars
 
 
 def test_sparsity_frontier_quick(tmp_path):

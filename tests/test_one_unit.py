@@ -65,6 +65,8 @@ FACTORIES = {
     "sgd_l1": True,
     "adam_l1": True,
     "proximal_adam": True,
+    "proximal_adagrad": True,
+    "ftrl": True,
 }
 
 
@@ -73,7 +75,7 @@ def test_signatures_name_the_strength_l1(name):
     parameters = inspect.signature(getattr(optax_l1, name)).parameters
     assert "l1" in parameters
     assert ("learning_rate" in parameters) == FACTORIES[name]
-    for old in ("l1_coeff", "decay", "threshold", "penalty"):
+    for old in ("l1_coeff", "decay", "threshold", "penalty", "l1_regularization_strength"):
         assert old not in parameters
     if name.startswith("l1_") or name == "group_soft_threshold":
         assert parameters["learning_rate"].kind is inspect.Parameter.KEYWORD_ONLY

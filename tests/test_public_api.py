@@ -6,6 +6,8 @@ EXPECTED = {
     "CumulativePenaltyState",
     "LeafSparsity",
     "MaskOrFn",
+    "FtrlState",
+    "ProximalAdagradState",
     "ProximalAdamState",
     "ScheduleState",
     "SgdL1Method",
@@ -14,12 +16,14 @@ EXPECTED = {
     "adam_l1",
     "add_l1_gradient",
     "freeze_zeros",
+    "ftrl",
     "group_soft_threshold",
     "l1_cumulative_penalty",
     "l1_norm",
     "l1_sign_decay",
     "l1_soft_threshold",
     "mask_by_name",
+    "proximal_adagrad",
     "proximal_adam",
     "sgd_l1",
     "skip_biases",
@@ -46,6 +50,8 @@ def test_transforms_are_gradient_transformations():
         optax_l1.l1_soft_threshold(0.1, learning_rate=1.0),
         optax_l1.l1_cumulative_penalty(0.1, learning_rate=1.0),
         optax_l1.group_soft_threshold(0.1, axis=0, learning_rate=1.0),
+        optax_l1.ftrl(0.1, l1=0.1),
+        optax_l1.proximal_adagrad(0.1, l1=0.1),
     ):
         assert isinstance(tx, optax.GradientTransformation)
 

@@ -63,6 +63,12 @@ ELEMENTWISE = {
     ),
     "sgd_l1": lambda: optax_l1.sgd_l1(LR, LAM, momentum=0.9, mask=optax_l1.skip_biases),
     "adam_l1": lambda: optax_l1.adam_l1(LR, LAM, weight_decay=1e-4, mask=optax_l1.skip_biases),
+    "ftrl": lambda: optax_l1.ftrl(
+        LR, l1=LAM, l2=1e-3, l2_shrinkage=1e-4, beta=0.5, mask=optax_l1.skip_biases
+    ),
+    "proximal_adagrad": lambda: optax_l1.proximal_adagrad(
+        LR, l1=LAM, l2=1e-3, mask=optax_l1.skip_biases
+    ),
 }
 
 
