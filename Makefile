@@ -57,6 +57,7 @@ docs: $(VENV)/.docs-installed
 bench: $(VENV)/.examples-installed
 	$(PY) benchmarks/step_overhead.py
 	$(PY) benchmarks/compare_methods.py --dataset digits
+	$(PY) benchmarks/compare_methods.py --dataset digits --optimizer adam
 	$(PY) benchmarks/compare_methods.py --dataset synthetic
 	$(PY) benchmarks/sparsity_frontier.py
 	$(PY) benchmarks/lasso.py
