@@ -61,6 +61,7 @@ bench: $(VENV)/.examples-installed
 	$(PY) benchmarks/compare_methods.py --dataset synthetic
 	$(PY) benchmarks/sparsity_frontier.py
 	$(PY) benchmarks/lasso.py
+	$(PY) benchmarks/mnist1d.py
 
 # A wheel and an sdist that pass `twine check`; the wheel ships py.typed.
 dist: $(VENV)/.test-installed

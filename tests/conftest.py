@@ -16,6 +16,7 @@ NEEDS_EXAMPLES_EXTRA = [
     "test_equinox_mlp.py",
     "test_flax_mlp.py",
     "test_linen_mlp.py",
+    "test_mnist1d.py",
     "test_sparse_logistic.py",
     "test_sparse_regression.py",
     "test_user_flows.py",
