@@ -7,7 +7,7 @@ MIN_PY   := $(MIN_VENV)/bin/python
 # pyproject.toml's dependency floors, pinned exactly: "jax>=0.4.35" -> jax==0.4.35
 MIN_PINS := $(shell sed -n 's/^dependencies = \[\(.*\)\]/\1/p' pyproject.toml | sed 's/>=/==/g; s/[",]/ /g')
 
-.PHONY: test test-min demo docs bench dist lint format clean
+.PHONY: test test-slow test-min demo docs bench dist lint format clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -25,12 +25,16 @@ $(VENV)/.docs-installed: pyproject.toml | $(PY)
 	$(PIP) install -e '.[docs]'
 	touch $@
 
-# Lint, type-check, build the docs (warnings are errors), then the test suite.
+# Lint, type-check, build the docs (warnings are errors), then the test suite (the tests
+# marked slow, over a minute each on 2 cores, run in `make test-slow`).
 test: $(VENV)/.test-installed docs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
+
+test-slow: $(VENV)/.test-installed
+	$(PY) -m pytest -m slow optax_l1 tests
 
 # The library's tests at the lowest jax, jaxlib and optax that pyproject.toml allows.
 test-min: $(MIN_VENV)/.installed
@@ -62,6 +66,7 @@ bench: $(VENV)/.examples-installed
 	$(PY) benchmarks/sparsity_frontier.py
 	$(PY) benchmarks/lasso.py
 	$(PY) benchmarks/mnist1d.py
+	$(PY) benchmarks/target_sparsity.py
 
 # A wheel and an sdist that pass `twine check`; the wheel ships py.typed.
 dist: $(VENV)/.test-installed

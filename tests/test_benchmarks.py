@@ -7,6 +7,7 @@ import lasso
 import pytest
 import sparsity_frontier
 import step_overhead
+import target_sparsity
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +85,30 @@ def test_compare_methods_quick(tmp_path, dataset):
     assert by_method["none"].zero_frac == 0 and by_method["adam_l1"].zero_frac > 0
     assert (tmp_path / f"compare_methods_{dataset}_sgd.png").stat().st_size > 0
     assert json.loads((tmp_path / f"compare_methods_{dataset}_sgd.json").read_text())["records"]
+
+
+def _check_target_records(data, tmp_path):
+    records = data["records"]
+    assert records and {"model", "method", "seed", "target", "achieved", "test_accuracy"} <= set(
+        records[0]
+    )
+    assert all(0 <= r["achieved"] <= 1 and 0 <= r["test_accuracy"] <= 1 for r in records)
+    for r in records:  # the fine-tune phase keeps every zero
+        assert r["achieved_finetuned"] >= r["achieved"] - 1e-6
+    saved = json.loads((tmp_path / "target_sparsity.json").read_text())
+    assert len(saved["records"]) == len(records)
+    assert (tmp_path / "target_sparsity.png").stat().st_size > 0
+
+
+def test_target_sparsity_quick(tmp_path):
+    argv = ["--tasks", "digits_mlp", "--targets", "0.5", "--epochs", "2", "--seeds", "1"]
+    data = target_sparsity.main([*argv, "--out", str(tmp_path)])
+    _check_target_records(data, tmp_path)
+
+
+@pytest.mark.slow
+def test_target_sparsity_smoke_as_the_issue_runs_it(tmp_path):
+    """`python benchmarks/target_sparsity.py --epochs 2 --seeds 1`: every model and target."""
+    data = target_sparsity.main(["--epochs", "2", "--seeds", "1", "--out", str(tmp_path)])
+    _check_target_records(data, tmp_path)
+    assert {r["model"] for r in data["records"]} == {"digits MLP", "MNIST-1D MLP", "MNIST-1D CNN"}
