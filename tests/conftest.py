@@ -1,8 +1,9 @@
 import jax
 import pytest
 
-# Collected by tests/test_multidevice.py in a process of its own, with 8 CPU devices.
-collect_ignore = ["multidevice"]
+# Collected by tests/test_multidevice.py in a process of its own, with 8 CPU devices, and
+# by tests/test_multiprocess.py, whose tests start JAX processes joined on loopback.
+collect_ignore = ["multidevice", "multiprocess"]
 
 
 @pytest.fixture

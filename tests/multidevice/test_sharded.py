@@ -151,3 +151,54 @@ def test_group_soft_threshold_across_devices_is_correct():
 
 def test_devices_are_simulated_here():
     assert "xla_force_host_platform_device_count=8" in os.environ.get("XLA_FLAGS", "")
+
+
+METRIC_SPECS = {  # every layout at once: split over both axes, one, none; a bf16 leaf
+    "both": P("data", "model"),
+    "flat": P(("data", "model")),
+    "model": P(None, "model"),
+    "data": P("data"),
+    "replicated": P(),
+    "bf16": P("model"),
+}
+
+
+def _metric_params():
+    rng = np.random.default_rng(0)
+    shapes = {"both": (8, 16), "flat": (24,), "model": (6, 8), "data": (10,), "replicated": (5,)}
+    host = {name: rng.normal(size=shape).astype(np.float32) for name, shape in shapes.items()}
+    host["bf16"] = rng.normal(size=(12,)).astype(jnp.bfloat16)
+    host = {k: np.where(np.abs(v) < 0.6, 0, v).astype(v.dtype) for k, v in host.items()}
+    sharded = {k: jax.device_put(v, NamedSharding(MESH, METRIC_SPECS[k])) for k, v in host.items()}
+    return host, sharded
+
+
+def test_metrics_on_sharded_params_are_one_all_reduce_and_exact():
+    """Each device reduces its blocks; one psum adds them; a replicated copy counts once."""
+    from optax_l1 import _metrics
+
+    host, sharded = _metric_params()
+    wide = [np.asarray(v, np.float64) for v in host.values()]
+    zeros = sum(int((v == 0).sum()) for v in wide) / sum(v.size for v in wide)
+    assert float(optax_l1.sparsity(sharded)) == pytest.approx(zeros, rel=1e-7)
+    assert float(optax_l1.sparsity(sharded)) == float(optax_l1.sparsity(host))
+    norm = sum(float(np.abs(v).sum()) for v in wide)
+    np.testing.assert_allclose(float(optax_l1.l1_norm(sharded)), norm, rtol=1e-6)
+    np.testing.assert_allclose(float(jax.jit(optax_l1.l1_norm)(sharded)), norm, rtol=1e-6)
+
+    leaves = _metrics.selected_leaves(sharded, None)
+    mesh, specs = _metrics._one_mesh(leaves)
+    for kind in ("abs", "zeros"):
+        hlo = _metrics._total_in_one_psum.lower(leaves, kind, mesh, specs).compile().as_text()
+        reductions = re.findall(r"all-reduce(?:-start)?\(", hlo)
+        assert len(reductions) == 1, hlo
+        assert not re.search(r"all-gather|all-to-all|collective-permute", hlo)
+
+
+def test_metrics_fall_back_on_mixed_placements():
+    host, sharded = _metric_params()
+    mixed = dict(sharded, replicated=host["replicated"])  # a host array among sharded ones
+    assert float(optax_l1.sparsity(mixed)) == float(optax_l1.sparsity(host))
+    np.testing.assert_allclose(
+        float(optax_l1.l1_norm(mixed)), float(optax_l1.l1_norm(host)), rtol=1e-6
+    )
