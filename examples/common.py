@@ -171,6 +171,43 @@ def make_train_step(tx: optax.GradientTransformation) -> Callable[..., Any]:
     return jax.jit(step, donate_argnums=(0, 1))
 
 
+# --------------------------------------------------------------------------- sharding
+
+
+def simulate_cpu_devices(count: int) -> bool:
+    """Asks JAX for ``count`` CPU devices; False when JAX has already started.
+
+    JAX fixes its device count at its first operation, so this must run before anything
+    else uses JAX in the process.
+    """
+    try:
+        jax.config.update("jax_platforms", "cpu")
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # raised once a JAX operation has initialized the backends
+        return False
+    return True
+
+
+def add_mesh_options(parser: argparse.ArgumentParser, hidden: int, batch_size: int) -> None:
+    """``--hidden`` (split over "model") and ``--batch-size`` (split over "data")."""
+    parser.add_argument("--hidden", type=positive, default=hidden, help="divisible by 'model'")
+    parser.add_argument(
+        "--batch-size", type=positive, default=batch_size, help="divisible by 'data'"
+    )
+
+
+def check_mesh_fits(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, mesh_shape: dict[str, int]
+) -> None:
+    """Exits with a usage error unless the batch splits over "data" and the width over "model"."""
+    data, model = mesh_shape["data"], mesh_shape["model"]
+    if args.batch_size % data or args.hidden % model:
+        parser.error(
+            f"--batch-size ({args.batch_size}) must divide over 'data' ({data})"
+            f" and --hidden ({args.hidden}) over 'model' ({model})"
+        )
+
+
 def partition_spec(path: Sequence[Any], leaf: Any) -> Any:
     """Where a param of the plain-JAX MLP lives on a ("data", "model") mesh.
 
@@ -184,6 +221,41 @@ def partition_spec(path: Sequence[Any], leaf: Any) -> Any:
     if layer == "out":
         return P("model", None) if name == "kernel" else P()
     return P(None, "model") if name == "kernel" else P("model")
+
+
+def param_shardings(params: Any, mesh: Any) -> Any:
+    """A ``NamedSharding`` on ``mesh`` for every param (``partition_spec``), as a tree."""
+    from jax.sharding import NamedSharding
+
+    return jax.tree_util.tree_map_with_path(
+        lambda path, leaf: NamedSharding(mesh, partition_spec(path, leaf)), params
+    )
+
+
+def init_opt_state(tx: optax.GradientTransformation, params: Any, mesh: Any) -> Any:
+    """``tx.init(params)`` on ``mesh``: each per-weight state sharded like its weight.
+
+    A state leaf whose key path ends with a param's path and has its shape (Adam's
+    moments, the cumulative penalty's record) takes that param's sharding; the others
+    (step counts, totals) are replicated. A bare ``jax.jit(tx.init)`` does not do this:
+    moments that start at zero do not depend on the params, so XLA leaves them on one
+    device (and the first train step recompiles for the mesh).
+    """
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    params_by_path = {tuple(k): v for k, v in jax.tree_util.tree_leaves_with_path(params)}
+
+    def sharding(path, leaf):
+        for start in range(len(path)):
+            param = params_by_path.get(tuple(path[start:]))
+            if param is not None and param.shape == leaf.shape:
+                return param.sharding
+        return NamedSharding(mesh, P())
+
+    abstract = jax.eval_shape(tx.init, params)
+    shardings = jax.tree_util.tree_map_with_path(sharding, abstract)
+    return jax.jit(tx.init, out_shardings=shardings)(params)
 
 
 def compare_params(params: Any, reference: Any, rtol: float = 1e-5, atol: float = 1e-6):

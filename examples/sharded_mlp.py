@@ -15,9 +15,10 @@ axes ("data", "model"):
 * "model": the hidden width is split over it: a hidden layer's kernel ``[in, hidden]``
   and bias along ``hidden``, the output kernel ``[hidden, classes]`` along ``hidden``;
   the output bias is replicated (``common.partition_spec``).
-* The optimizer state is created by a jitted ``tx.init``, so every per-weight state
-  (the cumulative penalty's record, Adam's moments) is split like its weight; no L1
-  transform gathers a parameter (the step has no collective beyond the gradient's sum).
+* The optimizer state is created on the mesh (``common.init_opt_state``): every
+  per-weight state (the cumulative penalty's record, Adam's moments) is split like its
+  weight; no L1 transform gathers a parameter (the step has no collective beyond the
+  gradient's sum).
 
 At the end it trains the same model on one device (same initialization, batches and
 steps) and prints ``MATCH`` when the params agree (allclose with rtol 1e-5, atol 1e-6,
@@ -39,15 +40,19 @@ import jax
 import numpy as np
 from common import (
     accuracy,
+    add_mesh_options,
     batch_indices,
+    check_mesh_fits,
     compare_params,
     example_parser,
     init_mlp,
+    init_opt_state,
     load_digits,
     make_optimizer,
     make_train_step,
-    partition_spec,
+    param_shardings,
     positive,
+    simulate_cpu_devices,
 )
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -56,16 +61,6 @@ import optax_l1
 
 METHOD, L1, EPOCHS, BATCH_SIZE, HIDDEN, SEED = "sgd_l1", 1e-3, 5, 32, 128, 0
 MESH_SHAPE = (2, 4)  # (data, model) with 8 or more devices
-
-
-def simulate_cpu_devices(count: int) -> bool:
-    """Asks JAX for ``count`` CPU devices; False when JAX has already started."""
-    try:
-        jax.config.update("jax_platforms", "cpu")
-        jax.config.update("jax_num_cpu_devices", count)
-    except RuntimeError:  # raised once a JAX operation has initialized the backends
-        return False
-    return True
 
 
 def make_mesh() -> Mesh:
@@ -84,12 +79,11 @@ def train(data, args, mesh: Mesh | None):
     """Params and optimizer state after training, on ``mesh`` or (None) on one device."""
     params = init_mlp(jax.random.key(SEED), [data.x_train.shape[1], args.hidden, 10])
     tx = make_optimizer(args.method, args.l1)
-    if mesh is not None:
-        shardings = jax.tree_util.tree_map_with_path(
-            lambda path, leaf: NamedSharding(mesh, partition_spec(path, leaf)), params
-        )
-        params = jax.device_put(params, shardings)
-    opt_state = jax.jit(tx.init)(params)  # per-weight state placed like its weight
+    if mesh is None:
+        opt_state = tx.init(params)
+    else:
+        params = jax.device_put(params, param_shardings(params, mesh))
+        opt_state = init_opt_state(tx, params, mesh)  # per-weight state split like its weight
     train_step = make_train_step(tx)
     for epoch in range(1, args.epochs + 1):
         rng = np.random.default_rng([SEED, epoch])
@@ -103,10 +97,7 @@ def train(data, args, mesh: Mesh | None):
 
 def main(argv: Sequence[str] | None = None) -> dict:
     parser = example_parser(__doc__, METHOD, L1, EPOCHS)
-    parser.add_argument("--hidden", type=positive, default=HIDDEN, help="divisible by 'model'")
-    parser.add_argument(
-        "--batch-size", type=positive, default=BATCH_SIZE, help="divisible by 'data'"
-    )
+    add_mesh_options(parser, HIDDEN, BATCH_SIZE)
     parser.add_argument("--simulate-devices", type=positive, default=None, metavar="N")
     args = parser.parse_args(argv)
     if args.simulate_devices and not simulate_cpu_devices(args.simulate_devices):
@@ -118,8 +109,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         f"devices: {jax.device_count()} x {jax.devices()[0].device_kind}; mesh {dict(mesh.shape)}"
     )
     data = load_digits(args.train_limit)
-    if args.batch_size % mesh.shape["data"] or args.hidden % mesh.shape["model"]:
-        parser.error("--batch-size must divide over 'data' and --hidden over 'model'")
+    check_mesh_fits(parser, args, dict(mesh.shape))
     params, opt_state = train(data, args, mesh)
 
     test_accuracy = float(accuracy(params, data.x_test, data.y_test))

@@ -3,8 +3,9 @@ import importlib.util
 import jax
 import pytest
 
-# Collected by tests/test_multidevice.py in a process of its own, with 8 CPU devices.
-collect_ignore = ["multidevice"]
+# Collected by tests/test_multidevice.py in a process of its own, with 8 CPU devices, and
+# by tests/test_multiprocess.py, whose tests start JAX processes joined on loopback.
+collect_ignore = ["multidevice", "multiprocess"]
 
 # The tests of the examples and benchmarks, and the user flows through Flax and Equinox,
 # need the `examples` extra. `make test-min` runs the rest against the lowest versions of

@@ -66,6 +66,9 @@ ELEMENTWISE = {
     "ftrl": lambda: optax_l1.ftrl(
         LR, l1=LAM, l2=1e-3, l2_shrinkage=1e-4, beta=0.5, mask=optax_l1.skip_biases
     ),
+    "freeze_zeros": lambda: optax.chain(
+        optax.adam(LR), optax_l1.freeze_zeros(optax_l1.skip_biases)
+    ),
     "proximal_adagrad": lambda: optax_l1.proximal_adagrad(
         LR, l1=LAM, l2=1e-3, mask=optax_l1.skip_biases
     ),
@@ -135,6 +138,28 @@ def test_sharded_training_equals_one_device(name):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
 
 
+def test_target_sparsity_on_sharded_params_keeps_shardings_and_equals_one_device():
+    """The controller's measurement is one reduction across devices; nothing is gathered."""
+
+    def build():
+        return optax_l1.target_sparsity(
+            optax_l1.adam_l1, 0.5, ramp_steps=3, learning_rate=LR, mask=optax_l1.skip_biases
+        )
+
+    params, x = _params()
+    sharded, state = _run(build(), params, x, sharded=True)
+    single, _ = _run(build(), params, x, sharded=False)
+    for a, b in zip(jax.tree.leaves(sharded), jax.tree.leaves(single), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(np.asarray(a) == 0, np.asarray(b) == 0)
+    assert sharded["dense"]["kernel"].sharding.is_equivalent_to(
+        NamedSharding(MESH, SPECS["dense"]["kernel"]), 2
+    )
+    assert optax_l1.sparsity(sharded, optax_l1.skip_biases) > 0
+    hlo = jax.jit(_update_fn(build())).lower(sharded, state, sharded).compile().as_text()
+    assert "all-gather" not in hlo
+
+
 def test_group_soft_threshold_across_devices_is_correct():
     """Groups along a sharded axis need a reduction across devices; the result must not change."""
     tx = optax.chain(
@@ -157,3 +182,54 @@ def test_group_soft_threshold_across_devices_is_correct():
 
 def test_devices_are_simulated_here():
     assert "xla_force_host_platform_device_count=8" in os.environ.get("XLA_FLAGS", "")
+
+
+METRIC_SPECS = {  # every layout at once: split over both axes, one, none; a bf16 leaf
+    "both": P("data", "model"),
+    "flat": P(("data", "model")),
+    "model": P(None, "model"),
+    "data": P("data"),
+    "replicated": P(),
+    "bf16": P("model"),
+}
+
+
+def _metric_params():
+    rng = np.random.default_rng(0)
+    shapes = {"both": (8, 16), "flat": (24,), "model": (6, 8), "data": (10,), "replicated": (5,)}
+    host = {name: rng.normal(size=shape).astype(np.float32) for name, shape in shapes.items()}
+    host["bf16"] = rng.normal(size=(12,)).astype(jnp.bfloat16)
+    host = {k: np.where(np.abs(v) < 0.6, 0, v).astype(v.dtype) for k, v in host.items()}
+    sharded = {k: jax.device_put(v, NamedSharding(MESH, METRIC_SPECS[k])) for k, v in host.items()}
+    return host, sharded
+
+
+def test_metrics_on_sharded_params_are_one_all_reduce_and_exact():
+    """Each device reduces its blocks; one psum adds them; a replicated copy counts once."""
+    from optax_l1 import _metrics
+
+    host, sharded = _metric_params()
+    wide = [np.asarray(v, np.float64) for v in host.values()]
+    zeros = sum(int((v == 0).sum()) for v in wide) / sum(v.size for v in wide)
+    assert float(optax_l1.sparsity(sharded)) == pytest.approx(zeros, rel=1e-7)
+    assert float(optax_l1.sparsity(sharded)) == float(optax_l1.sparsity(host))
+    norm = sum(float(np.abs(v).sum()) for v in wide)
+    np.testing.assert_allclose(float(optax_l1.l1_norm(sharded)), norm, rtol=1e-6)
+    np.testing.assert_allclose(float(jax.jit(optax_l1.l1_norm)(sharded)), norm, rtol=1e-6)
+
+    leaves = _metrics.selected_leaves(sharded, None)
+    mesh, specs = _metrics._one_mesh(leaves)
+    for kind in ("abs", "zeros"):
+        hlo = _metrics._total_in_one_psum.lower(leaves, kind, mesh, specs).compile().as_text()
+        reductions = re.findall(r"all-reduce(?:-start)?\(", hlo)
+        assert len(reductions) == 1, hlo
+        assert not re.search(r"all-gather|all-to-all|collective-permute", hlo)
+
+
+def test_metrics_fall_back_on_mixed_placements():
+    host, sharded = _metric_params()
+    mixed = dict(sharded, replicated=host["replicated"])  # a host array among sharded ones
+    assert float(optax_l1.sparsity(mixed)) == float(optax_l1.sparsity(host))
+    np.testing.assert_allclose(
+        float(optax_l1.l1_norm(mixed)), float(optax_l1.l1_norm(host)), rtol=1e-6
+    )

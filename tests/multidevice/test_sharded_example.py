@@ -12,7 +12,14 @@ import jax
 import numpy as np
 import pytest
 import sharded_mlp
-from common import compare_params, load_digits
+from common import (
+    compare_params,
+    init_mlp,
+    init_opt_state,
+    load_digits,
+    make_optimizer,
+    param_shardings,
+)
 from jax.sharding import PartitionSpec as P
 
 if jax.device_count() < 8:
@@ -78,3 +85,24 @@ def test_compare_params_detects_differences():
     zeroed = params["kernel"].copy()
     zeroed[1, 1] = 0.0
     assert not compare_params(params, {"kernel": zeroed})[0]
+
+
+@pytest.mark.parametrize("method", ["sgd_l1", "adam_l1"])
+def test_init_opt_state_shards_each_per_weight_state_like_its_weight(method):
+    """Before the first step already (a bare jit(tx.init) leaves Adam's zero moments on one
+    device); values as tx.init's, scalars replicated over the mesh."""
+    mesh = sharded_mlp.make_mesh()
+    params = init_mlp(jax.random.key(0), [FEATURES, HIDDEN, CLASSES])
+    tx = make_optimizer(method, 1e-3)
+    expected = tx.init(params)
+    params = jax.device_put(params, param_shardings(params, mesh))
+    state = init_opt_state(tx, params, mesh)
+    assert jax.tree.structure(state) == jax.tree.structure(expected)
+    for leaf, value in zip(jax.tree.leaves(state), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_array_equal(np.asarray(leaf), np.asarray(value))
+        assert len(leaf.sharding.device_set) == 8
+    kernel = params["hidden_0"]["kernel"]
+    per_weight = [leaf for leaf in jax.tree.leaves(state) if leaf.shape == kernel.shape]
+    assert len(per_weight) == (2 if method == "adam_l1" else 1)  # moments; the record
+    for leaf in per_weight:
+        assert leaf.sharding.is_equivalent_to(kernel.sharding, 2)
