@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +13,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 try:
     from jax import shard_map as _shard_map
 except ImportError:  # jax < 0.7
-    from jax.experimental.shard_map import shard_map as _shard_map
+    from jax.experimental.shard_map import shard_map as _shard_map  # type: ignore[no-redef]
 
 from optax_l1._elementwise import wide_float
 from optax_l1._masks import MaskOrFn, PyTree, full_mask, is_complex_leaf, is_float_leaf
@@ -95,9 +95,9 @@ def _one_mesh(leaves: list[jax.Array]) -> tuple[Mesh, tuple[PartitionSpec, ...]]
     """The mesh and specs when every leaf is split evenly by a NamedSharding of one mesh."""
     if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
         return None  # under jit or grad: XLA partitions the surrounding computation
-    shardings = [leaf.sharding for leaf in leaves]
-    if not all(isinstance(s, NamedSharding) for s in shardings):
+    if not all(isinstance(leaf.sharding, NamedSharding) for leaf in leaves):
         return None
+    shardings = [cast(NamedSharding, leaf.sharding) for leaf in leaves]
     mesh = shardings[0].mesh
     if not isinstance(mesh, Mesh) or mesh.size == 1 or any(s.mesh != mesh for s in shardings):
         return None
