@@ -71,4 +71,6 @@ def add_l1_gradient(
       Tibshirani, `Regression Shrinkage and Selection via the Lasso
       <https://doi.org/10.1111/j.2517-6161.1996.tb02080.x>`_, JRSS B 1996.
     """
-    return per_weight_transform(_add_subgradient, {"l1": l1}, None, mask, "add_l1_gradient")
+    return per_weight_transform(
+        _add_subgradient, {"l1": l1}, None, mask, "add_l1_gradient", needs_learning_rate=False
+    )

@@ -198,6 +198,7 @@ def per_weight_transform(
     owner: str,
     *,
     lands_on_param: bool = False,
+    needs_learning_rate: bool = True,
 ) -> optax.GradientTransformation:
     """Builds a transform that maps each real float leaf ``u`` to ``rule(u, w, *c)``.
 
@@ -212,7 +213,7 @@ def per_weight_transform(
     """
     for name, value in strengths.items():
         check_coefficient(value, name)
-    if learning_rate is not None:
+    if needs_learning_rate:  # None is refused here: it would mean "l1 per step"
         check_coefficient(learning_rate, "learning_rate")
     hyperparameters = (*strengths.values(), learning_rate)
 

@@ -75,7 +75,9 @@ def _leaf_step(u, w, z, n, *, lr, power, beta, l1, l2, shrink):
         shrunk = z_new - clip_symmetric(z_new, threshold)
     # Keras computes (clip(z, -l1, l1) - z) / quadratic: the same bits where |z| > l1,
     # and where |z| <= l1 a zero (here also when the quadratic is 0, where it has 0 / 0).
-    new_w = jnp.where(beyond, -shrunk / quadratic, 0)
+    # Written so that a NaN z (a non-finite gradient, a rate of 0) gives a NaN weight: it
+    # is never silently zeroed.
+    new_w = jnp.where(~beyond & ~jnp.isnan(z_new), 0, -shrunk / quadratic)
     return (new_w - w_c).astype(w.dtype), z_new.astype(z.dtype), n_new.astype(n.dtype)
 
 
@@ -221,8 +223,14 @@ def ftrl(
       AISTATS 2011.
     """
     check_coefficient(learning_rate, "learning_rate")
-    if is_static_zero(learning_rate):
-        raise ValueError("`learning_rate` must be positive for ftrl (it divides); got 0")
+    first_rate = (
+        learning_rate(jnp.zeros([], jnp.int32)) if callable(learning_rate) else learning_rate
+    )
+    if is_static_zero(first_rate):
+        raise ValueError(
+            "`learning_rate` must be positive for ftrl (it divides by it); got 0"
+            + (" at step 0: warm up from a small positive rate" if callable(learning_rate) else "")
+        )
     for value, name in ((l1, "l1"), (l2, "l2"), (l2_shrinkage, "l2_shrinkage")):
         check_coefficient(value, name)
     check_in_range(learning_rate_power, "learning_rate_power", -float("inf"), 0.0, high_closed=True)

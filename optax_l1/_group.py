@@ -59,9 +59,11 @@ def group_soft_threshold(
 
     Place it **last** in a chain, after the learning-rate scaling, with the same learning
     rate as the host optimizer. A group is the set of entries that share every index
-    except those along ``axis``: for a Dense kernel of shape ``(in, out)``, ``axis=0``
-    groups the incoming weights of each output neuron; for a Conv kernel
-    ``(h, w, in, out)``, ``axis=(0, 1, 2)`` groups each output filter. With
+    except those along ``axis``: for a Flax Dense kernel of shape ``(in, out)``,
+    ``axis=0`` groups the incoming weights of each output neuron; for a Flax Conv kernel
+    ``(h, w, in, out)``, ``axis=(0, 1, 2)`` groups each output filter. (Equinox stores
+    ``Linear`` weights as ``(out, in)``: there ``axis=1``; and ``Conv`` weights as
+    ``(out, in, ...)``: there ``axis=(1, 2, ...)``.) With
     :math:`z = w + u` and the per-step threshold :math:`t = \eta_t\lambda_t`, each group
     becomes
 

@@ -117,9 +117,12 @@ def sparsity_report(params: PyTree, mask: MaskOrFn | None = None) -> SparsityRep
     """Per leaf: shape, weights, exact zeros, their fraction and whole zero units; totals.
 
     A leaf's *zero outputs* are the slices along its last axis that are entirely zero:
-    for a Dense kernel ``(in, out)`` or a Conv kernel ``(..., in, out)``, output units
+    for a Flax Dense kernel ``(in, out)`` or Conv kernel ``(..., in, out)``, output units
     (neurons, filters) that receive nothing. Its *zero inputs* are the slices along axis
-    -2: inputs that feed nothing. All counts come from one jitted computation, so on
+    -2: inputs that feed nothing. (Equinox stores ``Linear`` weights as ``(out, in)`` and
+    ``Conv`` weights as ``(out, in, ...)``: for ``Linear`` read the two columns the
+    other way round; for ``Conv`` count whole filters with ``jnp.all(w == 0,
+    axis=(1, 2, ...))``.) All counts come from one jitted computation, so on
     params sharded across devices or processes each is a reduction, with no gather, and
     every process gets the global values.
 

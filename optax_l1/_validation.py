@@ -18,7 +18,9 @@ def _real_number(value: Any) -> float | None:
         array = np.asarray(value)
     except (TypeError, ValueError):
         return None
-    real = np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
+    # jnp's dtype tests know bfloat16 (an ml_dtypes type that NumPy does not class as
+    # floating): optax.inject_hyperparams casts hyperparameters to the params' dtype.
+    real = jnp.issubdtype(array.dtype, jnp.floating) or jnp.issubdtype(array.dtype, jnp.integer)
     if not real or array.ndim != 0:
         return None
     return float(array)

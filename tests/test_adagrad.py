@@ -6,9 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 import pytest
-from flax import nnx
 
 import optax_l1
 from helpers import (
@@ -307,6 +305,7 @@ def test_bad_hyperparameters_are_refused_by_name(kwargs, name):
 
 
 def test_orbax_checkpoint_and_resume_is_bitwise_identical(tmp_path):
+    ocp = pytest.importorskip("orbax.checkpoint")  # the examples extra
     tx = optax_l1.proximal_adagrad(
         optax.exponential_decay(0.2, 10, 0.5), l1=0.5, l2=0.1, mask=optax_l1.skip_biases
     )
@@ -335,6 +334,8 @@ def test_orbax_checkpoint_and_resume_is_bitwise_identical(tmp_path):
 
 
 def test_trains_a_flax_nnx_model_through_nnx_optimizer():
+    nnx = pytest.importorskip("flax.nnx")  # the examples extra
+
     class Mlp(nnx.Module):
         def __init__(self, rngs):
             self.hidden = nnx.Linear(20, 16, rngs=rngs)

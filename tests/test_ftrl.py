@@ -6,9 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 import pytest
-from flax import nnx
 
 import optax_l1
 from helpers import assert_trees_all_close, assert_trees_bitwise_equal, random_tree
@@ -496,6 +494,7 @@ def test_bad_hyperparameters_are_refused_by_name(kwargs, name):
 
 
 def test_orbax_checkpoint_and_resume_is_bitwise_identical(tmp_path):
+    ocp = pytest.importorskip("orbax.checkpoint")  # the examples extra
     tx = optax_l1.ftrl(
         optax.exponential_decay(0.2, 10, 0.5), l1=0.05, l2=0.01, mask=optax_l1.skip_biases
     )
@@ -523,6 +522,7 @@ def test_orbax_checkpoint_and_resume_is_bitwise_identical(tmp_path):
 
 
 def test_trains_a_flax_nnx_model_through_nnx_optimizer():
+    nnx = pytest.importorskip("flax.nnx")  # the examples extra
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 20)).astype(np.float32)
     y = (x[:, 0] - 2 * x[:, 1] + 0.1 * rng.standard_normal(256) > 0).astype(np.float32)

@@ -2,7 +2,7 @@
 
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
+import pytest
 
 import optax_l1
 
@@ -56,6 +56,7 @@ def test_table_and_dict_for_loggers():
 
 
 def test_names_of_an_nnx_model_are_readable():
+    nnx = pytest.importorskip("flax.nnx")  # the examples extra
     model = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
     report = optax_l1.sparsity_report(nnx.state(model, nnx.Param), optax_l1.skip_biases)
     assert [leaf.name for leaf in report.leaves] == ["kernel"]

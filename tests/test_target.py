@@ -135,3 +135,14 @@ def test_bad_arguments_are_refused_by_name(kwargs, match):
 def test_a_factory_without_l1_is_refused():
     with pytest.raises(ValueError, match="must take `l1`"):
         optax_l1.target_sparsity(optax.adam, target=0.5, ramp_steps=10, learning_rate=0.1)
+
+
+def test_a_mask_for_a_factory_that_takes_none_is_refused():
+    with pytest.raises(ValueError, match="takes no mask"):
+        optax_l1.target_sparsity(
+            optax_l1.proximal_adam,
+            0.5,
+            ramp_steps=10,
+            learning_rate=0.1,
+            mask=optax_l1.skip_biases,
+        )

@@ -720,3 +720,49 @@ def test_orbax_restore_resumes_bitwise():
         restored = ckpt.restore(path, abstract)
     resumed, _ = run(restored["params"], restored["opt_state"], grads[3:])
     assert_trees_bitwise_equal(resumed, straight)
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+@pytest.mark.parametrize("name", list(AFTER_SCALING))
+def test_a_learning_rate_of_none_is_refused_not_taken_for_l1_per_step(name):
+    with pytest.raises(ValueError, match="`learning_rate`"):
+        AFTER_SCALING[name](0.1, learning_rate=None)
+
+
+def test_ftrl_refuses_a_schedule_that_starts_at_zero_and_never_zeroes_a_nan():
+    with pytest.raises(ValueError, match="warm up from a small positive rate"):
+        optax_l1.ftrl(optax.warmup_cosine_decay_schedule(0.0, 0.5, 10, 100), l1=0.01)
+    tx = optax_l1.ftrl(0.5, l1=0.01)
+    params = jnp.zeros(3)
+    updates, _ = tx.update(jnp.array([1.0, jnp.nan, 0.0]), tx.init(params), params)
+    new = optax.apply_updates(params, updates)
+    assert np.isnan(new[1]), "a NaN gradient must give a NaN weight, not a silent 0"
+    assert np.isfinite(new[0]) and float(new[2]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("build", "update"),
+    [  # an update that is already a step (after the lr scaling) / a gradient
+        (
+            lambda: optax.inject_hyperparams(optax_l1.l1_soft_threshold)(l1=0.1, learning_rate=0.1),
+            0.0,
+        ),
+        (
+            lambda: optax_l1.target_sparsity(
+                optax_l1.adam_l1, 0.5, ramp_steps=5, learning_rate=0.1
+            ),
+            0.1,
+        ),
+    ],
+    ids=["inject_hyperparams", "target_sparsity"],
+)
+def test_bfloat16_params_under_inject_hyperparams(build, update):
+    """inject_hyperparams casts hyperparameters to the params' dtype: bfloat16 included."""
+    tx = build()
+    params = jnp.ones((4, 3), jnp.bfloat16)
+    grads = jnp.full((4, 3), update, jnp.bfloat16)
+    updates, _ = tx.update(grads, tx.init(params), params)
+    new = np.asarray(optax.apply_updates(params, updates), np.float32)
+    assert np.all(np.isfinite(new)) and np.all(new < 1)
