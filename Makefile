@@ -38,7 +38,7 @@ test-slow: $(VENV)/.test-installed
 
 # The library's tests at the lowest jax, jaxlib and optax that pyproject.toml allows.
 test-min: $(MIN_VENV)/.installed
-	$(MIN_PY) -m pytest -p no:cacheprovider optax_l1 tests
+	$(MIN_PY) -m pytest -p no:cacheprovider -m "not slow" optax_l1 tests
 
 $(MIN_VENV)/.installed: pyproject.toml
 	python3 -m venv $(MIN_VENV)

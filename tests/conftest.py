@@ -14,6 +14,7 @@ NEEDS_EXAMPLES_EXTRA = [
     "test_benchmarks.py",
     "test_checkpoint_mlp.py",
     "test_compare_formulations.py",
+    "test_docs.py",
     "test_equinox_mlp.py",
     "test_flax_mlp.py",
     "test_linen_mlp.py",
@@ -22,6 +23,7 @@ NEEDS_EXAMPLES_EXTRA = [
     "test_sparse_regression.py",
     "test_user_flows.py",
     "multidevice/test_sharded_example.py",
+    "multiprocess/test_multiprocess_example.py",
 ]
 if importlib.util.find_spec("flax") is None:
     collect_ignore += NEEDS_EXAMPLES_EXTRA

@@ -92,3 +92,31 @@ def sklearn_lasso(x, y, alpha):
     from sklearn.linear_model import Lasso
 
     return Lasso(alpha=alpha, fit_intercept=False, tol=1e-14, max_iter=100_000).fit(x, y).coef_
+
+
+def orbax_resume(tx, params0, grads, directory):
+    """Straight training against half, an Orbax save and restore, then the rest.
+
+    Returns ``(straight, straight_state, resumed, resumed_state, restored)``; the
+    ``orbax-checkpoint`` package (the examples extra) must be importable.
+    """
+    import orbax.checkpoint as ocp
+
+    update = jax.jit(tx.update)
+
+    def run(params, state, gs):
+        for g in gs:
+            u, state = update(g, state, params)
+            params = optax.apply_updates(params, u)
+        return params, state
+
+    half_way = len(grads) // 2
+    straight, straight_state = run(params0, tx.init(params0), grads)
+    half, state = run(params0, tx.init(params0), grads[:half_way])
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(directory / "opt", state)
+        checkpointer.wait_until_finished()
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, tx.init(params0))
+        restored = checkpointer.restore(directory / "opt", abstract)
+    resumed, resumed_state = run(half, restored, grads[half_way:])
+    return straight, straight_state, resumed, resumed_state, restored

@@ -77,7 +77,9 @@ def test_matches_a_numpy_proxgen_reference(case, jit):
         params = optax.apply_updates(params, updates)
         for got, want in zip(jax.tree.leaves(params), expected, strict=True):
             # the parameters are compared after one step from the same float32 inputs
-            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+            # the elastic net's extra division rounds once more (jax 0.4.35 differs by 2 ulp)
+            atol = 3e-7 if case == "elastic_net" else 1e-7
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=atol)
             np.testing.assert_array_equal(np.asarray(got) == 0, want == 0)
             zeros_seen += int(np.sum(np.asarray(got) == 0))
     assert zeros_seen > 0, "the case should produce exact zeros"

@@ -9,7 +9,12 @@ import optax
 import pytest
 
 import optax_l1
-from helpers import assert_trees_all_close, assert_trees_bitwise_equal, random_tree
+from helpers import (
+    assert_trees_all_close,
+    assert_trees_bitwise_equal,
+    orbax_resume,
+    random_tree,
+)
 
 # Hyperparameters exactly representable in float32: Keras rounds its hyperparameters to
 # float32 even for float64 variables, and ftrl does not, so these make the two agree.
@@ -494,29 +499,16 @@ def test_bad_hyperparameters_are_refused_by_name(kwargs, name):
 
 
 def test_orbax_checkpoint_and_resume_is_bitwise_identical(tmp_path):
-    ocp = pytest.importorskip("orbax.checkpoint")  # the examples extra
+    pytest.importorskip("orbax.checkpoint")  # the examples extra
     tx = optax_l1.ftrl(
         optax.exponential_decay(0.2, 10, 0.5), l1=0.05, l2=0.01, mask=optax_l1.skip_biases
     )
-    update = jax.jit(tx.update)
     params0 = jax.tree.map(jnp.zeros_like, random_tree(jax.random.key(0)))
     grads = [random_tree(jax.random.key(i + 1)) for i in range(8)]
-
-    def run(params, state, gs):
-        for g in gs:
-            u, state = update(g, state, params)
-            params = optax.apply_updates(params, u)
-        return params, state
-
-    straight, straight_state = run(params0, tx.init(params0), grads)
-    half, state = run(params0, tx.init(params0), grads[:4])
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(tmp_path / "opt", state)
-        checkpointer.wait_until_finished()
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, tx.init(params0))
-        restored = checkpointer.restore(tmp_path / "opt", abstract)
+    straight, straight_state, resumed, resumed_state, restored = orbax_resume(
+        tx, params0, grads, tmp_path
+    )
     assert isinstance(restored, optax_l1.FtrlState) and int(restored.count) == 4
-    resumed, resumed_state = run(half, restored, grads[4:])
     assert_trees_bitwise_equal(resumed, straight)
     assert_trees_bitwise_equal(resumed_state, straight_state)
 

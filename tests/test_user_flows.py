@@ -19,7 +19,7 @@ import pytest
 from flax import linen, nnx
 
 import optax_l1
-from helpers import assert_trees_all_close, assert_trees_bitwise_equal
+from helpers import assert_trees_all_close, assert_trees_bitwise_equal, orbax_resume
 
 LR, LAM = 0.1, 0.01
 
@@ -692,34 +692,13 @@ def test_inject_hyperparams_with_static_mask_changes_l1_midway():
     assert_trees_bitwise_equal(params["bias"], jnp.ones(2))
 
 
-def test_orbax_restore_resumes_bitwise():
-    import orbax.checkpoint as ocp
-
+def test_orbax_restore_resumes_bitwise(tmp_path):
     tx = optax.chain(optax.adam(1e-2), optax_l1.l1_cumulative_penalty(0.1, learning_rate=1e-2))
-    update = jax.jit(tx.update)
-    grads = [jax.random.normal(jax.random.key(i), (3, 4)) for i in range(6)]
-
-    def run(params, state, gs):
-        for g in gs:
-            u, state = update(g, state, params)
-            params = optax.apply_updates(params, u)
-        return params, state
-
     w0 = jax.random.normal(jax.random.key(9), (3, 4))
-    straight, _ = run(w0, tx.init(w0), grads)
-    half, state = run(w0, tx.init(w0), grads[:3])
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp, ocp.StandardCheckpointer() as ckpt:
-        path = Path(tmp) / "ckpt"
-        ckpt.save(path, {"params": half, "opt_state": state})
-        ckpt.wait_until_finished()
-        target = {"params": half, "opt_state": tx.init(w0)}
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-        restored = ckpt.restore(path, abstract)
-    resumed, _ = run(restored["params"], restored["opt_state"], grads[3:])
+    grads = [jax.random.normal(jax.random.key(i), (3, 4)) for i in range(6)]
+    straight, straight_state, resumed, resumed_state, _ = orbax_resume(tx, w0, grads, tmp_path)
     assert_trees_bitwise_equal(resumed, straight)
+    assert_trees_bitwise_equal(resumed_state, straight_state)
 
 
 # --------------------------------------------------------------------------- review findings

@@ -48,10 +48,16 @@ def main(process_id: int, num_processes: int, coordinator: str) -> None:
     # more threads than the 2 of XLA's CPU pool here: a device waiting in a collective
     # across processes holds one (see examples/multiprocess_mlp.py's start_runtime)
     os.environ.setdefault("PJRT_NPROC", str(4 * DEVICES_PER_PROCESS))
+    # the flag, not jax_num_cpu_devices: `make test-min` runs jax 0.4.35, which lacks it
+    os.environ["XLA_FLAGS"] = " ".join(
+        [
+            os.environ.get("XLA_FLAGS", ""),
+            f"--xla_force_host_platform_device_count={DEVICES_PER_PROCESS}",
+        ]
+    ).strip()
     import jax
 
     jax.config.update("jax_platforms", "cpu")
-    jax.config.update("jax_num_cpu_devices", DEVICES_PER_PROCESS)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
         coordinator_address=coordinator,
