@@ -120,3 +120,23 @@ def orbax_resume(tx, params0, grads, directory):
         restored = checkpointer.restore(directory / "opt", abstract)
     resumed, resumed_state = run(half, restored, grads[half_way:])
     return straight, straight_state, resumed, resumed_state, restored
+
+
+def random_run(tx, steps, dtype, seed=0, shape=(6, 7)):
+    """``steps`` jitted steps of ``tx`` from uniform weights on normal gradients.
+
+    The first 3 coordinates of the first row never see a gradient. Returns the initial
+    weights, the gradients (NumPy, in ``dtype``) and each step's ``(params, state)``.
+    """
+    rng = np.random.default_rng(seed)
+    w0 = rng.uniform(-1, 1, shape).astype(dtype)
+    grads = rng.normal(0, 1, (steps, *shape)).astype(dtype)
+    grads[:, 0, :3] = 0
+    update = jax.jit(tx.update)
+    params, state = jnp.asarray(w0), tx.init(jnp.asarray(w0))
+    history = []
+    for g in grads:
+        updates, state = update(jnp.asarray(g), state, params)
+        params = optax.apply_updates(params, updates)
+        history.append((params, state))
+    return w0, grads, history

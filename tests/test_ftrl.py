@@ -13,6 +13,7 @@ from helpers import (
     assert_trees_all_close,
     assert_trees_bitwise_equal,
     orbax_resume,
+    random_run,
     random_tree,
 )
 
@@ -76,20 +77,8 @@ def _values_at(case, t):
 
 
 def _random_run(case, steps, dtype, seed=0):
-    """Params from a random start, random gradients; ftrl's params and state each step."""
-    rng = np.random.default_rng(seed)
-    w0 = rng.uniform(-1, 1, (6, 7)).astype(dtype)
-    grads = rng.normal(0, 1, (steps, 6, 7)).astype(dtype)
-    grads[:, 0, :3] = 0  # coordinates that never see a gradient
-    tx = optax_l1.ftrl(**case)
-    update = jax.jit(tx.update)
-    params, state = jnp.asarray(w0), tx.init(jnp.asarray(w0))
-    history = []
-    for g in grads:
-        updates, state = update(jnp.asarray(g), state, params)
-        params = optax.apply_updates(params, updates)
-        history.append((params, state))
-    return w0, grads, history
+    """Row 0's first 3 coordinates never see a gradient."""
+    return random_run(optax_l1.ftrl(**case), steps, dtype, seed)
 
 
 @pytest.mark.parametrize("case", KERAS_CASES)
