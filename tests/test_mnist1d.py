@@ -46,6 +46,7 @@ def quick_run(tmp_path_factory):
         sys.path.remove(str(SCRIPT.parent))
 
 
+@pytest.mark.slow  # the one-epoch run of every model and method: ~25 s
 def test_records(quick_run):
     data, _ = quick_run
     records = data["records"]
@@ -67,6 +68,7 @@ def test_records(quick_run):
     assert {r["data"] for r in dense} == {"fit", "train"}
 
 
+@pytest.mark.slow  # the one-epoch run of every model and method: ~25 s
 def test_choices_and_frontier(quick_run):
     data, _ = quick_run
     quick_grid = {
@@ -83,6 +85,7 @@ def test_choices_and_frontier(quick_run):
             assert all(r["zeros"] >= entry["target"] for r in entry["runs"])
 
 
+@pytest.mark.slow  # the one-epoch run of every model and method: ~25 s
 def test_files(quick_run):
     data, out = quick_run
     saved = json.loads((out / "mnist1d.json").read_text())
