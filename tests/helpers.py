@@ -140,3 +140,23 @@ def random_run(tx, steps, dtype, seed=0, shape=(6, 7)):
         params = optax.apply_updates(params, updates)
         history.append((params, state))
     return w0, grads, history
+
+
+def assert_runs_with_donated_state(tx, steps=3, params=None):
+    """Jitted steps that donate params and state (as training loops do) run and stay finite.
+
+    Donation fails if two fields of the state share a buffer. Returns the final state.
+    """
+    if params is None:
+        params = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
+
+    def step(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    step = jax.jit(step, donate_argnums=(0, 1))
+    state = tx.init(params)
+    for _ in range(steps):
+        params, state = step(params, state, jax.tree.map(jnp.ones_like, params))
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(params))
+    return state

@@ -1,7 +1,5 @@
 """proximal_adagrad: TensorFlow's ProximalAdagrad step by step, the lasso, the Optax contract."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +8,7 @@ import pytest
 
 import optax_l1
 from helpers import (
+    assert_runs_with_donated_state,
     assert_trees_all_close,
     assert_trees_bitwise_equal,
     lasso_problem,
@@ -219,17 +218,7 @@ def test_inject_hyperparams_changes_take_effect(jit):
 def test_state_can_be_donated_to_a_jitted_step(scheduled):
     lr = optax.constant_schedule(0.1) if scheduled else 0.1
     tx = optax_l1.proximal_adagrad(lr, l1=0.01, mask=optax_l1.skip_biases)
-    params = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
-
-    @functools.partial(jax.jit, donate_argnums=(0, 1))
-    def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
-
-    state = tx.init(params)
-    for _ in range(3):
-        params, state = step(params, state, jax.tree.map(jnp.ones_like, params))
-    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(params))
+    assert_runs_with_donated_state(tx)
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32", "float64"])

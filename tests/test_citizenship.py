@@ -9,7 +9,12 @@ import optax
 import pytest
 
 import optax_l1
-from helpers import assert_trees_all_close, assert_trees_bitwise_equal, random_tree
+from helpers import (
+    assert_runs_with_donated_state,
+    assert_trees_all_close,
+    assert_trees_bitwise_equal,
+    random_tree,
+)
 
 
 def _soft(w, c):
@@ -267,17 +272,7 @@ def test_state_can_be_donated_to_a_jitted_step(transform, scheduled):
     """Training loops donate params and state; no two state fields may share a buffer."""
     factory, _, _ = transform
     tx = factory(optax.constant_schedule(0.01) if scheduled else 0.01)
-    params = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
-
-    @functools.partial(jax.jit, donate_argnums=(0, 1))
-    def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
-
-    state = tx.init(params)
-    for _ in range(3):
-        params, state = step(params, state, jax.tree.map(jnp.ones_like, params))
-    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(params))
+    assert_runs_with_donated_state(tx)
 
 
 def test_a_negative_schedule_is_refused_at_construction(transform):
